@@ -1,0 +1,868 @@
+/*
+ * ct_entropy.c - entropy stage of the compact codec mode (see ct_entropy.h).
+ *
+ * Model: values are split into adaptive bins [lower, lower + 2^w); the bin
+ * index is rANS coded and the offset is written as w raw bits. Bins come
+ * from a DP over sorted values (narrow where values are dense, wide where
+ * sparse), as in pcodec. Optionally the bin is coded in one of up to 4
+ * contexts chosen by the magnitude class of the previous value's bin
+ * (vessels keep their speed); bins, precision and contexts are chosen per
+ * block by estimated cost, so small blocks get small tables.
+ *
+ * Decode speed: the block is cut into NST equal segments, each coded by its
+ * own rANS state with its own context chain, so the NST dependency chains
+ * (state -> table -> next context) run in parallel; renormalisation is
+ * branch-free. A second pass adds the raw offsets with a 64-bit bit reader.
+ *
+ * PERF_NOTES (filled in from measurements, see bottom of this comment)
+ */
+#include "ct_entropy.h"
+#include "ct_error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NST 4               /* rANS states = parallel segments */
+#define RANS_L (1u << 16)   /* state lower bound; renormalise by 16-bit words */
+#define MAX_BINS 4096
+#define MAX_CTX 4
+#define PREC_MAX 14         /* decode tables: nctx << prec entries */
+#define SYM_MASK 0x0fffu    /* decode entry: bin | next context << CTX_SHIFT */
+#define CTX_SHIFT 14
+#define SPAN 32             /* max atoms merged into one bin by the DP */
+#define LOG2E 1.4426950408889634
+
+/* ---------- small helpers ---------- */
+
+static inline unsigned bitlen(uint64_t v) { return v ? 64u - (unsigned)__builtin_clzll(v) : 0u; }
+static inline uint64_t lowmask(unsigned w) { return w >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << w) - 1; }
+static inline int64_t u2i(uint64_t u) { int64_t v; memcpy(&v, &u, 8); return v; }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LE64(v) __builtin_bswap64(v)
+#define LE32(v) __builtin_bswap32(v)
+#define LE16(v) __builtin_bswap16(v)
+#else
+#define LE64(v) (v)
+#define LE32(v) (v)
+#define LE16(v) (v)
+#endif
+
+static inline uint64_t ld64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return LE64(v); }
+static inline uint32_t ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return LE32(v); }
+static inline uint32_t ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return LE16(v); }
+static inline void st32(uint8_t *p, uint32_t v) { v = LE32(v); memcpy(p, &v, 4); }
+static inline void st16(uint8_t *p, uint16_t v) { v = LE16(v); memcpy(p, &v, 2); }
+
+/* log2 without libm (cost estimates only): exponent + atanh series, ~1e-6 abs. */
+static double flog2(double x)
+{
+    uint64_t b;
+    memcpy(&b, &x, 8);
+    const int e = (int)((b >> 52) & 0x7ff) - 1023;
+    b = (b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+    double m;
+    memcpy(&m, &b, 8);
+    const double t = (m - 1) / (m + 1), t2 = t * t;
+    return e + 2.8853900817779268 * t *
+                   (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5 + t2 * (1.0 / 7 + t2 * (1.0 / 9)))));
+}
+
+/* Magnitude class of the value of a bin closest to zero: bitlen(|v|), 0..64.
+ * Shared by encoder and decoder to map bins to contexts. */
+static unsigned bin_class(int64_t lo, unsigned w)
+{
+    if (lo >= 0) return bitlen((uint64_t)lo);
+    const uint64_t neg = 0 - (uint64_t)lo, m = lowmask(w);
+    return m >= neg ? 0 : bitlen(neg - m);
+}
+
+static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
+
+/* ---------- bit writer (LSB first); callers size the buffer exactly ---------- */
+
+typedef struct {
+    uint8_t *p;
+    uint64_t acc;
+    unsigned n; /* < 32 between calls */
+} bw_t;
+
+static inline void bw_put(bw_t *w, uint64_t v, unsigned nb) /* nb <= 32, v < 2^nb */
+{
+    w->acc |= v << w->n;
+    w->n += nb;
+    if (w->n >= 32) {
+        st32(w->p, (uint32_t)w->acc);
+        w->p += 4;
+        w->acc >>= 32;
+        w->n -= 32;
+    }
+}
+static inline void bw_put64(bw_t *w, uint64_t v, unsigned nb)
+{
+    if (nb > 32) {
+        bw_put(w, v & 0xffffffffu, 32);
+        bw_put(w, v >> 32, nb - 32);
+    } else {
+        bw_put(w, v, nb);
+    }
+}
+static uint8_t *bw_end(bw_t *w) /* zero-pads to a byte */
+{
+    while (w->n > 0) {
+        *w->p++ = (uint8_t)w->acc;
+        w->acc >>= 8;
+        w->n = w->n > 8 ? w->n - 8 : 0;
+    }
+    return w->p;
+}
+/* Elias gamma, 1 <= v < 2^32: L-1 zeros, a one, the low L-1 bits. */
+static void bw_gamma(bw_t *w, uint64_t v)
+{
+    const unsigned L = bitlen(v);
+    bw_put(w, (uint64_t)1 << (L - 1), L);
+    bw_put(w, v & lowmask(L - 1), L - 1);
+}
+/* Any uint64: gamma(bitlen + 1), then the bits below the leading one. */
+static void bw_u64(bw_t *w, uint64_t v)
+{
+    const unsigned L = bitlen(v);
+    bw_gamma(w, L + 1);
+    if (L > 1) bw_put64(w, v & lowmask(L - 1), L - 1);
+}
+static void bw_eg(bw_t *w, uint32_t v, unsigned k) /* exp-Golomb of order k */
+{
+    bw_gamma(w, (uint64_t)(v >> k) + 1);
+    bw_put(w, v & lowmask(k), k);
+}
+static inline unsigned gamma_bits(uint64_t v) { return 2 * bitlen(v) - 1; }
+static inline unsigned u64_bits(uint64_t v)
+{
+    const unsigned L = bitlen(v);
+    return gamma_bits(L + 1) + (L > 1 ? L - 1 : 0);
+}
+static inline unsigned eg_bits(uint32_t v, unsigned k) { return gamma_bits((v >> k) + 1) + k; }
+
+/* ---------- bit reader for the table section (bounds-checked) ---------- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    uint64_t pos; /* bits consumed */
+    int err;      /* first error, sticky */
+} br_t;
+
+static inline void br_fail(br_t *b, int e) { if (!b->err) b->err = e; }
+
+static uint64_t br_peek(const br_t *b)
+{
+    const uint64_t byte = b->pos >> 3;
+    uint64_t v = 0;
+    if (byte + 8 <= b->len) {
+        v = ld64(b->p + byte);
+    } else {
+        for (uint64_t i = 0; byte + i < b->len; i++) v |= (uint64_t)b->p[byte + i] << (8 * i);
+    }
+    return v >> (b->pos & 7);
+}
+static uint64_t br_get(br_t *b, unsigned nb) /* nb <= 56 */
+{
+    const uint64_t v = br_peek(b) & lowmask(nb);
+    b->pos += nb;
+    if (b->pos > (uint64_t)b->len * 8) br_fail(b, CT_ERR_TRUNCATED);
+    return v;
+}
+static uint64_t br_gamma(br_t *b) /* result in [1, 2^32) */
+{
+    const uint64_t pk = br_peek(b);
+    if ((uint32_t)pk == 0) {
+        br_fail(b, b->pos + 32 > (uint64_t)b->len * 8 ? CT_ERR_TRUNCATED : CT_ERR_CORRUPT);
+        return 1;
+    }
+    const unsigned z = (unsigned)__builtin_ctzll(pk);
+    b->pos += z + 1;
+    return ((uint64_t)1 << z) | br_get(b, z);
+}
+static uint64_t br_u64(br_t *b)
+{
+    const uint64_t l1 = br_gamma(b);
+    if (l1 > 65) {
+        br_fail(b, CT_ERR_CORRUPT);
+        return 0;
+    }
+    const unsigned L = (unsigned)l1 - 1;
+    if (L == 0) return 0;
+    const unsigned r = L - 1;
+    uint64_t v = r > 32 ? br_get(b, 32) | (br_get(b, r - 32) << 32) : br_get(b, r);
+    return ((uint64_t)1 << r) | v;
+}
+
+/* ---------- encoder ---------- */
+
+/* LSD radix sort, 11-bit digits, only over the `bits` low bits that vary. */
+static uint64_t *radix_sort(uint64_t *a, uint64_t *b, size_t n, unsigned bits)
+{
+    size_t hist[2048];
+    for (unsigned sh = 0; sh < bits; sh += 11) {
+        memset(hist, 0, sizeof hist);
+        for (size_t i = 0; i < n; i++) hist[(a[i] >> sh) & 2047]++;
+        if (hist[(a[0] >> sh) & 2047] == n) continue; /* digit constant: skip pass */
+        size_t s = 0;
+        for (size_t d = 0; d < 2048; d++) {
+            const size_t c = hist[d];
+            hist[d] = s;
+            s += c;
+        }
+        for (size_t i = 0; i < n; i++) b[hist[(a[i] >> sh) & 2047]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+typedef struct {
+    unsigned nbins, nctx, prec;
+    unsigned thr[MAX_CTX - 1];
+    uint64_t key[MAX_BINS]; /* lower bound relative to the block minimum */
+    int64_t lower[MAX_BINS];
+    uint8_t w[MAX_BINS];
+    uint8_t cls[MAX_BINS];
+    uint8_t cmap[MAX_BINS];                  /* context of the NEXT value */
+    uint32_t freq[MAX_CTX][MAX_BINS];
+    uint32_t cum[MAX_CTX][MAX_BINS];
+    uint64_t cnt[MAX_CTX][MAX_BINS];
+} model_t;
+
+/* Header of the single-bin stream (also the fallback), in bytes. */
+static size_t single_hdr_bytes(int64_t lower, unsigned w)
+{
+    return (gamma_bits(1) + u64_bits(zigzag(lower)) + gamma_bits(w + 1) + 7) / 8;
+}
+
+static size_t write_single(uint8_t *dst, const int64_t *src, size_t n, int64_t lower, unsigned w)
+{
+    bw_t bw = {dst, 0, 0};
+    bw_gamma(&bw, 1);
+    bw_u64(&bw, zigzag(lower));
+    bw_gamma(&bw, w + 1);
+    bw_end(&bw);
+    if (w > 0) {
+        for (size_t i = 0; i < n; i++) bw_put64(&bw, (uint64_t)src[i] - (uint64_t)lower, w);
+        bw_end(&bw);
+    }
+    return (size_t)(bw.p - dst);
+}
+
+/*
+ * Choose bins over the sorted keys (values minus the minimum): group equal
+ * keys into at most ~2*amax "atoms" (equal-count chunks, a heavy value stays
+ * alone), then a DP merges runs of up to SPAN adjacent atoms into bins,
+ * minimising estimated bits: entropy + offset bits + table bits + the
+ * penalty for rare bins that must still get 1/M of the code space.
+ */
+static int choose_bins(model_t *md, const uint64_t *sk, size_t n, int64_t mn)
+{
+    const uint32_t M = 1u << md->prec;
+    size_t amax = n / 16;
+    if (amax < 32) amax = 32;
+    if (amax > M / 2 - 1) amax = M / 2 - 1;
+    size_t m = 1;
+    for (size_t i = 1; i < n; i++) m += sk[i] != sk[i - 1];
+    const size_t tc = m > amax ? (n + amax - 1) / amax : 0;
+
+    const size_t acap = 2 * amax + 2;
+    uint64_t *lo = malloc(acap * 3 * sizeof(uint64_t));
+    double *best = malloc((acap + 1) * sizeof(double));
+    uint32_t *from = malloc((acap + 1) * sizeof(uint32_t));
+    if (!lo || !best || !from) {
+        free(lo), free(best), free(from);
+        return CT_ERR_NOMEM;
+    }
+    uint64_t *hi = lo + acap, *pc = hi + acap; /* pc: prefix counts */
+    size_t na = 0, cur = 0;
+    pc[0] = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && sk[j] == sk[i]) j++;
+        const size_t c = j - i;
+        if (tc == 0 || c >= tc) {
+            if (cur) na++, cur = 0; /* close the open atom */
+            lo[na] = hi[na] = sk[i];
+            pc[na + 1] = pc[na] + c;
+            na++;
+        } else {
+            if (!cur) lo[na] = sk[i], pc[na + 1] = pc[na];
+            hi[na] = sk[i];
+            pc[na + 1] += c;
+            cur += c;
+            if (cur >= tc) na++, cur = 0;
+        }
+        i = j;
+    }
+    if (cur) na++;
+
+    const double N = (double)n, logN = flog2(N), minC = N / M, fscale = M / N;
+    best[0] = 0;
+    for (size_t j = 1; j <= na; j++) {
+        double bj = 1e300;
+        uint32_t bi = 0;
+        const size_t i0 = j > SPAN ? j - SPAN : 0;
+        for (size_t i = j; i-- > i0;) {
+            const double C = (double)(pc[j] - pc[i]);
+            const unsigned w = bitlen(hi[j - 1] - lo[i]);
+            const double ce = C > minC ? C : minC;
+            const unsigned tb = gamma_bits(w + 1) + (i ? u64_bits(lo[i] - lo[i - 1] - 1) : 0) + 2;
+            const double cost = best[i] + C * w + C * (logN - flog2(ce)) + (ce - C) * LOG2E + tb +
+                                flog2(1 + C * fscale);
+            if (cost < bj) bj = cost, bi = (uint32_t)i;
+        }
+        best[j] = bj;
+        from[j] = bi;
+    }
+    /* backtrack: bins in reverse, then flip */
+    size_t nb = 0;
+    for (size_t j = na; j > 0; j = from[j]) {
+        const size_t i = from[j];
+        md->key[nb] = lo[i];
+        md->w[nb] = (uint8_t)bitlen(hi[j - 1] - lo[i]);
+        nb++;
+    }
+    for (size_t a = 0, b = nb - 1; a < b; a++, b--) {
+        uint64_t k = md->key[a];
+        md->key[a] = md->key[b], md->key[b] = k;
+        uint8_t t = md->w[a];
+        md->w[a] = md->w[b], md->w[b] = t;
+    }
+    md->nbins = (unsigned)nb;
+    for (size_t b = 0; b < nb; b++) {
+        md->lower[b] = u2i((uint64_t)mn + md->key[b]);
+        md->cls[b] = (uint8_t)bin_class(md->lower[b], md->w[b]);
+    }
+    free(lo), free(best), free(from);
+    return CT_OK;
+}
+
+/* Estimated bits of coding the histogram h[0..nb) (total T) in one context,
+ * table included. */
+static double ctx_cost(const uint64_t *h, unsigned nb, double T, uint32_t M)
+{
+    double s = 0, tbl = 4;
+    const double minC = T / M, fs = M / T;
+    for (unsigned b = 0; b < nb; b++) {
+        const double c = (double)h[b];
+        if (c == 0) {
+            tbl += 1;
+            continue;
+        }
+        s -= c * flog2(c);
+        if (c < minC) s += (minC - c) * LOG2E;
+        tbl += 3 + flog2(1 + c * fs);
+    }
+    return s + T * flog2(T) + tbl;
+}
+
+static inline int seg_start(size_t i, size_t S)
+{
+    return i == 0 || (S && i < S * NST && i % S == 0);
+}
+
+/*
+ * Choose contexts: classes of the previous bin are partitioned into at most
+ * MAX_CTX contiguous ranges by a DP on estimated cost, then exact per-context
+ * counts are taken.
+ */
+static int choose_contexts(model_t *md, const uint16_t *bin, size_t n)
+{
+    const unsigned nb = md->nbins;
+    const uint32_t M = 1u << md->prec;
+    const size_t S = n / NST;
+    uint64_t ccnt[65] = {0};
+    unsigned cidx[65], cval[65], kc = 0;
+
+    md->nctx = 1;
+    if (n >= 512 && nb > 2) {
+        for (size_t i = 0; i < n; i++) ccnt[seg_start(i, S) ? 0 : md->cls[bin[i - 1]]]++;
+        for (unsigned c = 0; c < 65; c++)
+            if (ccnt[c]) cval[kc] = c, cidx[c] = kc++;
+    }
+    if (kc >= 2) {
+        uint64_t *J = calloc((size_t)kc * nb + nb, sizeof(uint64_t));
+        double *rc = malloc((size_t)kc * kc * sizeof(double));
+        if (!J || !rc) {
+            free(J), free(rc);
+            return CT_ERR_NOMEM;
+        }
+        uint64_t *acc = J + (size_t)kc * nb;
+        for (size_t i = 0; i < n; i++)
+            J[(size_t)cidx[seg_start(i, S) ? 0 : md->cls[bin[i - 1]]] * nb + bin[i]]++;
+        for (unsigned a = 0; a < kc; a++) {
+            memset(acc, 0, nb * sizeof(uint64_t));
+            double T = 0;
+            for (unsigned b = a; b < kc; b++) {
+                const uint64_t *row = J + (size_t)b * nb;
+                for (unsigned s = 0; s < nb; s++) acc[s] += row[s];
+                T += (double)ccnt[cval[b]];
+                rc[a * kc + b] = ctx_cost(acc, nb, T, M);
+            }
+        }
+        /* g[k][e]: best cost of classes 0..e in k+1 groups; st: start of last group */
+        double g[MAX_CTX][65];
+        unsigned st[MAX_CTX][65];
+        for (unsigned e = 0; e < kc; e++) g[0][e] = rc[e], st[0][e] = 0;
+        unsigned bestk = 0;
+        double bestc = g[0][kc - 1];
+        for (unsigned k = 1; k < MAX_CTX && k < kc; k++) {
+            for (unsigned e = k; e < kc; e++) {
+                g[k][e] = 1e300;
+                for (unsigned s = k; s <= e; s++) {
+                    const double c = g[k - 1][s - 1] + rc[s * kc + e];
+                    if (c < g[k][e]) g[k][e] = c, st[k][e] = s;
+                }
+            }
+            if (g[k][kc - 1] + 7.0 * k < bestc) bestc = g[k][kc - 1] + 7.0 * k, bestk = k;
+        }
+        md->nctx = bestk + 1;
+        for (unsigned k = bestk, e = kc - 1; k > 0; k--) {
+            const unsigned s = st[k][e];
+            md->thr[k - 1] = cval[s];
+            e = s - 1;
+        }
+        free(J), free(rc);
+    }
+    for (unsigned b = 0; b < nb; b++) {
+        unsigned c = 0;
+        while (c + 1 < md->nctx && md->cls[b] >= md->thr[c]) c++;
+        md->cmap[b] = (uint8_t)c;
+    }
+    for (unsigned c = 0; c < md->nctx; c++) memset(md->cnt[c], 0, nb * sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++) md->cnt[seg_start(i, S) ? 0 : md->cmap[bin[i - 1]]][bin[i]]++;
+    return CT_OK;
+}
+
+/* Quantise counts to frequencies summing to M, every used bin >= 1. */
+static void normalize(const uint64_t *cnt, unsigned nb, uint32_t M, uint32_t *f, uint32_t *cum)
+{
+    uint64_t T = 0;
+    unsigned nz = 0, big = 0;
+    for (unsigned b = 0; b < nb; b++) {
+        T += cnt[b];
+        nz += cnt[b] > 0;
+        if (cnt[b] > cnt[big]) big = b;
+    }
+    double scale = (double)M / (double)T;
+    int64_t sum = 0;
+    for (int it = 0; it < 3; it++) { /* rescale so the forced 1s do not overshoot */
+        sum = 0;
+        uint64_t ones = 0, rest = 0;
+        for (unsigned b = 0; b < nb; b++) {
+            if (!cnt[b]) {
+                f[b] = 0;
+                continue;
+            }
+            uint32_t v = (uint32_t)(cnt[b] * scale + 0.5);
+            if (v < 1) v = 1, ones++;
+            else rest += v;
+            f[b] = v;
+            sum += v;
+        }
+        if (sum == M || rest == 0 || M <= ones) break;
+        scale *= (double)(M - ones) / (double)rest;
+    }
+    int64_t diff = (int64_t)M - sum;
+    if (diff > 0 || (int64_t)f[big] + diff >= 1) {
+        f[big] = (uint32_t)((int64_t)f[big] + diff);
+    } else {
+        while (diff < 0) /* terminates: nz <= M, so some f > 1 while sum > M */
+            for (unsigned b = 0; b < nb && diff < 0; b++)
+                if (f[b] > 1) f[b]--, diff++;
+    }
+    (void)nz;
+    uint32_t c = 0;
+    for (unsigned b = 0; b < nb; b++) cum[b] = c, c += f[b];
+}
+
+static size_t write_header(const model_t *md, uint8_t *out)
+{
+    bw_t bw = {out, 0, 0};
+    const unsigned nb = md->nbins;
+    bw_gamma(&bw, nb);
+    for (unsigned b = 0; b < nb; b++) {
+        if (b == 0) bw_u64(&bw, zigzag(md->lower[0]));
+        else bw_u64(&bw, md->key[b] - md->key[b - 1] - 1);
+        bw_gamma(&bw, md->w[b] + 1u);
+    }
+    bw_put(&bw, md->prec, 4);
+    bw_put(&bw, md->nctx - 1, 2);
+    for (unsigned c = 0; c + 1 < md->nctx; c++) bw_put(&bw, md->thr[c], 7);
+    for (unsigned c = 0; c < md->nctx; c++) {
+        unsigned bk = 0, bbits = ~0u;
+        for (unsigned k = 0; k <= md->prec; k++) {
+            unsigned s = 0;
+            for (unsigned b = 0; b < nb; b++) s += eg_bits(md->freq[c][b], k);
+            if (s < bbits) bbits = s, bk = k;
+        }
+        bw_put(&bw, bk, 4);
+        for (unsigned b = 0; b < nb; b++) bw_eg(&bw, md->freq[c][b], bk);
+    }
+    return (size_t)(bw_end(&bw) - out);
+}
+
+/* rANS-encode the bin sequence backwards; words end at wend. Returns the
+ * number of 16-bit words; final states in xs[]. */
+static size_t ans_encode(const model_t *md, const uint16_t *bin, size_t n, uint16_t *wend, uint32_t *xs)
+{
+    const unsigned prec = md->prec;
+    const size_t S = n / NST;
+    uint32_t x[NST];
+    uint16_t *wp = wend;
+    for (int j = 0; j < NST; j++) x[j] = RANS_L;
+#define ENC(j, i, isstart)                                                    \
+    do {                                                                      \
+        const unsigned c_ = (isstart) ? 0 : md->cmap[bin[(i) - 1]];           \
+        const uint32_t f_ = md->freq[c_][bin[i]], q_ = md->cum[c_][bin[i]];   \
+        if (x[j] >= ((uint64_t)f_ << (32 - prec))) {                           \
+            *--wp = (uint16_t)x[j];                                           \
+            x[j] >>= 16;                                                      \
+        }                                                                     \
+        x[j] = ((x[j] / f_) << prec) + x[j] % f_ + q_;                        \
+    } while (0)
+    for (size_t i = n; i-- > S * NST;) ENC(0, i, i == 0);
+    for (size_t t = S; t-- > 0;)
+        for (int j = NST - 1; j >= 0; j--) ENC(j, (size_t)j * S + t, t == 0);
+#undef ENC
+    for (int j = 0; j < NST; j++) xs[j] = x[j];
+    return (size_t)(wend - wp);
+}
+
+size_t ct_ent_bound(size_t n)
+{
+    if (n > (SIZE_MAX - 16) / 8) return SIZE_MAX;
+    return 8 * n + 16;
+}
+
+int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
+{
+    if (n == 0) {
+        if (cap < 1 || !dst) return cap < 1 ? CT_ERR_DST_SMALL : CT_ERR_ARG;
+        dst[0] = 0;
+        return 1;
+    }
+    if (!src || !dst) return CT_ERR_ARG;
+    if (n > SIZE_MAX / 32) return CT_ERR_TOO_LARGE;
+
+    int64_t mn = src[0], mx = src[0];
+    for (size_t i = 1; i < n; i++) {
+        mn = src[i] < mn ? src[i] : mn;
+        mx = src[i] > mx ? src[i] : mx;
+    }
+    const unsigned fw = bitlen((uint64_t)mx - (uint64_t)mn);
+    const size_t fsize = single_hdr_bytes(mn, fw) + (size_t)(((uint64_t)n * fw + 7) / 8);
+    if (fw == 0 || n < 8) goto single;
+
+    {
+        uint64_t *ka = malloc(n * sizeof(uint64_t)), *kb = malloc(n * sizeof(uint64_t));
+        uint16_t *bin = malloc(n * sizeof(uint16_t));
+        model_t *md = malloc(sizeof(model_t));
+        uint8_t *hdr = NULL;
+        int64_t rc = CT_ERR_NOMEM;
+        if (!ka || !kb || !bin || !md) goto out;
+
+        for (size_t i = 0; i < n; i++) ka[i] = (uint64_t)src[i] - (uint64_t)mn;
+        const uint64_t *sk = radix_sort(ka, kb, n, fw);
+        unsigned prec = bitlen(n);
+        md->prec = prec < 6 ? 6 : prec > 12 ? 12 : prec;
+        if ((rc = choose_bins(md, sk, n, mn)) < 0) goto out;
+        if (md->nbins == 1) {
+            rc = 1; /* the single-bin stream is the fallback */
+            goto out;
+        }
+        /* bin of each value: branch-free binary search over the lower keys */
+        const unsigned nb = md->nbins;
+        uint64_t rawbits = 0;
+        for (size_t i = 0; i < n; i++) {
+            const uint64_t k = (uint64_t)src[i] - (uint64_t)mn;
+            const uint64_t *base = md->key;
+            size_t len = nb;
+            while (len > 1) {
+                const size_t half = len / 2;
+                base = base[half] <= k ? base + half : base;
+                len -= half;
+            }
+            bin[i] = (uint16_t)(base - md->key);
+            rawbits += md->w[bin[i]];
+        }
+        if ((rc = choose_contexts(md, bin, n)) < 0) goto out;
+        for (unsigned c = 0; c < md->nctx; c++)
+            normalize(md->cnt[c], nb, 1u << md->prec, md->freq[c], md->cum[c]);
+
+        hdr = malloc((size_t)nb * 40 + 64);
+        if (!hdr) {
+            rc = CT_ERR_NOMEM;
+            goto out;
+        }
+        const size_t hsize = write_header(md, hdr);
+        uint32_t xs[NST];
+        uint16_t *wend = (uint16_t *)ka + n + 1; /* sorted keys no longer needed */
+        const size_t nw = ans_encode(md, bin, n, wend, xs);
+        const size_t ns = n / NST ? NST : 1;
+        const size_t total = hsize + 4 * ns + 2 * nw + (size_t)((rawbits + 7) / 8);
+        if (total >= fsize) {
+            rc = 1;
+            goto out;
+        }
+        if (total > cap) {
+            rc = CT_ERR_DST_SMALL;
+            goto out;
+        }
+        uint8_t *p = dst;
+        memcpy(p, hdr, hsize);
+        p += hsize;
+        for (size_t j = 0; j < ns; j++, p += 4) st32(p, xs[j]);
+        for (const uint16_t *wp = wend - nw; wp < wend; wp++, p += 2) st16(p, *wp);
+        bw_t bw = {p, 0, 0};
+        for (size_t i = 0; i < n; i++) {
+            const unsigned b = bin[i];
+            bw_put64(&bw, (uint64_t)src[i] - (uint64_t)md->lower[b], md->w[b]);
+        }
+        bw_end(&bw);
+        rc = (int64_t)total;
+    out:
+        free(ka), free(kb), free(bin), free(md), free(hdr);
+        if (rc != 1) return rc; /* 1 is never a real size here: it means "use single" */
+    }
+single:
+    if (fsize > cap) return CT_ERR_DST_SMALL;
+    return (int64_t)write_single(dst, src, n, mn, fw);
+}
+
+/* ---------- decoder ---------- */
+
+/* Pass 2: dst[i] holds a bin index on entry, the value on exit. */
+static int raw_pass(const uint8_t *p, size_t len, int64_t *dst, size_t n, const uint64_t *lower,
+                    const uint64_t *mask, const uint8_t *wb)
+{
+    uint64_t pos = 0;
+    size_t i = 0;
+    while (i < n) {
+        const uint64_t byte = pos >> 3;
+        if (byte + 16 <= len) {
+            /* each value takes <= 8 bytes, so `safe` values need no checks */
+            const size_t safe = (size_t)((len - byte - 16) / 8 + 1);
+            const size_t lim = n - i < safe ? n : i + safe;
+            for (; i < lim; i++) {
+                const size_t b = (size_t)dst[i];
+                const unsigned sh = (unsigned)(pos & 7);
+                const uint8_t *q = p + (pos >> 3);
+                const uint64_t v = (ld64(q) >> sh) | ((ld64(q + 8) << 1) << (63 - sh));
+                dst[i] = u2i(lower[b] + (v & mask[b]));
+                pos += wb[b];
+            }
+            continue;
+        }
+        const size_t b = (size_t)dst[i];
+        const unsigned w = wb[b];
+        if (pos + w > (uint64_t)len * 8) return CT_ERR_TRUNCATED;
+        uint64_t v = 0;
+        for (unsigned k = 0; k < w;) { /* bytewise near the end */
+            const unsigned sh = (unsigned)((pos + k) & 7), take = 8 - sh < w - k ? 8 - sh : w - k;
+            v |= (uint64_t)((p[(pos + k) >> 3] >> sh) & ((1u << take) - 1)) << k;
+            k += take;
+        }
+        dst[i++] = u2i(lower[b] + v);
+        pos += w;
+    }
+    if ((pos + 7) / 8 != len) return CT_ERR_CORRUPT;
+    if ((pos & 7) && (p[pos >> 3] >> (pos & 7))) return CT_ERR_CORRUPT;
+    return CT_OK;
+}
+
+/* Pass 1: rANS-decode bin indices into dst; *pp advances past the words. */
+static int ans_decode(const uint8_t **pp, const uint8_t *end, int64_t *dst, size_t n, const uint16_t *stab,
+                      const uint32_t *fct, const uint8_t *cmap, unsigned prec)
+{
+    const uint8_t *p = *pp;
+    const size_t S = n / NST, ns = S ? NST : 1;
+    if ((size_t)(end - p) < 4 * ns) return CT_ERR_TRUNCATED;
+    uint32_t x0 = ld32(p), x1 = RANS_L, x2 = RANS_L, x3 = RANS_L;
+    if (S) x1 = ld32(p + 4), x2 = ld32(p + 8), x3 = ld32(p + 12);
+    if (x0 < RANS_L || x1 < RANS_L || x2 < RANS_L || x3 < RANS_L) return CT_ERR_CORRUPT;
+    p += 4 * ns;
+    const uint32_t mask = (1u << prec) - 1;
+    uint32_t c0 = 0, c1 = 0, c2 = 0, c3 = 0; /* context table bases */
+    int64_t *o0 = dst, *o1 = dst + S, *o2 = dst + 2 * S, *o3 = dst + 3 * S;
+
+#define STEP(x, cb, o, t, checked)                                        \
+    do {                                                                  \
+        const uint32_t s_ = x & mask;                                     \
+        const uint32_t e_ = stab[cb + s_];                                \
+        const uint32_t fc_ = fct[cb + (e_ & SYM_MASK)];                   \
+        x = (fc_ & 0xffff) * (x >> prec) + s_ - (fc_ >> 16);              \
+        cb = (e_ >> CTX_SHIFT) << prec;                                   \
+        o[t] = e_ & SYM_MASK;                                             \
+        const uint32_t r_ = x < RANS_L;                                   \
+        if (checked && r_ && end - p < 2) return CT_ERR_TRUNCATED;        \
+        const uint32_t w_ = (checked && !r_) ? 0 : ld16(p);               \
+        x = r_ ? (x << 16) | w_ : x;                                      \
+        p += 2 * r_;                                                      \
+    } while (0)
+
+    size_t t = 0;
+    while (t < S) {
+        const size_t safe = (size_t)(end - p) / (2 * NST);
+        const size_t lim = S - t < safe ? S : t + safe;
+        for (; t < lim; t++) {
+            STEP(x0, c0, o0, t, 0);
+            STEP(x1, c1, o1, t, 0);
+            STEP(x2, c2, o2, t, 0);
+            STEP(x3, c3, o3, t, 0);
+        }
+        if (t < S) {
+            STEP(x0, c0, o0, t, 1);
+            STEP(x1, c1, o1, t, 1);
+            STEP(x2, c2, o2, t, 1);
+            STEP(x3, c3, o3, t, 1);
+            t++;
+        }
+    }
+    for (size_t i = S * NST; i < n; i++) {
+        c0 = i ? (uint32_t)cmap[dst[i - 1]] << prec : 0;
+        STEP(x0, c0, dst, i, 1);
+    }
+#undef STEP
+    /* the encoder started every state at RANS_L: anything else is damage */
+    if (x0 != RANS_L || x1 != RANS_L || x2 != RANS_L || x3 != RANS_L) return CT_ERR_CORRUPT;
+    *pp = p;
+    return CT_OK;
+}
+
+int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
+{
+    if (n == 0) {
+        if (len == 0) return CT_ERR_TRUNCATED;
+        return (src && len == 1 && src[0] == 0) ? CT_OK : CT_ERR_CORRUPT;
+    }
+    if (!dst || (!src && len)) return CT_ERR_ARG;
+    if (len == 0) return CT_ERR_TRUNCATED;
+
+    br_t br = {src, len, 0, 0};
+    const uint64_t nb = br_gamma(&br);
+    if (br.err) return br.err;
+    if (nb > MAX_BINS) return CT_ERR_CORRUPT;
+
+    int rc = CT_OK;
+    uint8_t *bins = malloc(nb * (2 * sizeof(uint64_t) + 2));
+    uint8_t *tabs = NULL;
+    if (!bins) return CT_ERR_NOMEM;
+    uint64_t *lower = (uint64_t *)bins, *mask = lower + nb;
+    uint8_t *wb = (uint8_t *)(mask + nb), *cmap = wb + nb;
+
+    /* bins: strictly increasing lower bounds */
+    uint64_t prev = 0;
+    for (uint64_t b = 0; b < nb && !br.err; b++) {
+        uint64_t cur;
+        if (b == 0) {
+            const uint64_t z = br_u64(&br);
+            cur = (z >> 1) ^ (0 - (z & 1));
+        } else {
+            const uint64_t gap = br_u64(&br);
+            const uint64_t biased = prev ^ ((uint64_t)1 << 63); /* order-preserving */
+            if (gap >= ~biased) {
+                br_fail(&br, CT_ERR_CORRUPT);
+                break;
+            }
+            cur = prev + gap + 1;
+        }
+        const uint64_t w1 = br_gamma(&br);
+        if (w1 > 65) br_fail(&br, CT_ERR_CORRUPT);
+        lower[b] = prev = cur;
+        wb[b] = (uint8_t)(w1 - 1);
+        mask[b] = lowmask(wb[b]);
+    }
+    if (br.err) {
+        rc = br.err;
+        goto done;
+    }
+
+    if (nb == 1) {
+        memset(dst, 0, n * sizeof(int64_t));
+    } else {
+        const unsigned prec = (unsigned)br_get(&br, 4);
+        const unsigned nctx = (unsigned)br_get(&br, 2) + 1;
+        unsigned thr[MAX_CTX - 1];
+        for (unsigned c = 0; c + 1 < nctx; c++) {
+            thr[c] = (unsigned)br_get(&br, 7);
+            if (thr[c] < 1 || thr[c] > 64 || (c && thr[c] <= thr[c - 1])) br_fail(&br, CT_ERR_CORRUPT);
+        }
+        if (br.err) {
+            rc = br.err;
+            goto done;
+        }
+        if (prec < 1 || prec > PREC_MAX || nb > (1u << prec)) {
+            rc = CT_ERR_CORRUPT;
+            goto done;
+        }
+        const uint32_t M = 1u << prec;
+        for (uint64_t b = 0; b < nb; b++) {
+            const unsigned cl = bin_class(u2i(lower[b]), wb[b]);
+            unsigned c = 0;
+            while (c + 1 < nctx && cl >= thr[c]) c++;
+            cmap[b] = (uint8_t)c;
+        }
+        tabs = malloc(((size_t)nctx << prec) * (sizeof(uint16_t) + sizeof(uint32_t)));
+        if (!tabs) {
+            rc = CT_ERR_NOMEM;
+            goto done;
+        }
+        uint32_t *fct = (uint32_t *)tabs;
+        uint16_t *stab = (uint16_t *)(fct + ((size_t)nctx << prec));
+        for (unsigned c = 0; c < nctx && !br.err; c++) {
+            const unsigned k = (unsigned)br_get(&br, 4);
+            if (k > prec) br_fail(&br, CT_ERR_CORRUPT);
+            uint32_t cum = 0;
+            uint16_t *st = stab + ((size_t)c << prec);
+            for (uint64_t b = 0; b < nb && !br.err; b++) {
+                const uint64_t u = br_gamma(&br) - 1;
+                if (u > (M >> k)) {
+                    br_fail(&br, CT_ERR_CORRUPT);
+                    break;
+                }
+                const uint64_t f = (u << k) | br_get(&br, k);
+                if (f > M - cum) {
+                    br_fail(&br, CT_ERR_CORRUPT);
+                    break;
+                }
+                fct[((size_t)c << prec) + b] = (uint32_t)f | cum << 16;
+                const uint16_t e = (uint16_t)(b | (uint64_t)cmap[b] << CTX_SHIFT);
+                for (uint32_t s = 0; s < f; s++) st[cum + s] = e;
+                cum += (uint32_t)f;
+            }
+            if (!br.err && cum != M) br_fail(&br, CT_ERR_CORRUPT);
+        }
+        if (br.err) {
+            rc = br.err;
+            goto done;
+        }
+        const uint64_t hb = (br.pos + 7) / 8;
+        if ((br.pos & 7) && (src[br.pos >> 3] >> (br.pos & 7))) {
+            rc = CT_ERR_CORRUPT;
+            goto done;
+        }
+        const uint8_t *p = src + hb;
+        if ((rc = ans_decode(&p, src + len, dst, n, stab, fct, cmap, prec)) < 0) goto done;
+        rc = raw_pass(p, (size_t)(src + len - p), dst, n, lower, mask, wb);
+        goto done;
+    }
+    {
+        const uint64_t hb = (br.pos + 7) / 8;
+        if ((br.pos & 7) && (src[br.pos >> 3] >> (br.pos & 7))) {
+            rc = CT_ERR_CORRUPT;
+            goto done;
+        }
+        rc = raw_pass(src + hb, (size_t)(len - hb), dst, n, lower, mask, wb);
+    }
+done:
+    free(bins);
+    free(tabs);
+    return rc;
+}

@@ -1,0 +1,378 @@
+/* ct_ints.c - the integer stream (see ct_ints.h and docs/format.md). */
+#include "ct_ints.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct_entropy.h"
+#include "ct_kernels.h"
+
+#define MB CT_MINIBLOCK
+/* worst case of one mini-block: ref varint, width and exception bytes, 256 x 64 bits */
+#define MB_MAX_BYTES (10 + 2 + MB * 8)
+
+static inline unsigned bitlen64(uint64_t v) { return v ? 64u - (unsigned)__builtin_clzll(v) : 0u; }
+static inline uint64_t mask64(unsigned b) { return b >= 64 ? ~0ull : ((1ull << b) - 1); }
+static inline size_t bits_bytes(size_t cnt, unsigned b) { return (cnt * b + 7) / 8; }
+static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+size_t ct_ints_bound(size_t n) { return 32 + (n + MB - 1) / MB * MB_MAX_BYTES; }
+
+/* ---- LSB-first bit streams: partial mini-blocks and exception high bits ---- */
+
+static int bits_put(ct_writer *w, const uint64_t *v, size_t cnt, unsigned b)
+{
+    const size_t nbytes = bits_bytes(cnt, b);
+    if (nbytes > w->cap - w->pos) return CT_ERR_DST_SMALL;
+    uint8_t *dst = w->p + w->pos;
+    uint64_t acc = 0;
+    unsigned nb = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < cnt && b; i++) {
+        const uint64_t x = v[i];
+        acc |= x << nb;
+        if (nb + b >= 64) {
+            ct_store_u64le(dst + o, acc);
+            o += 8;
+            acc = nb ? x >> (64 - nb) : 0;
+            nb = nb + b - 64;
+        } else {
+            nb += b;
+        }
+    }
+    while (o < nbytes) {
+        dst[o++] = (uint8_t)acc;
+        acc >>= 8;
+    }
+    w->pos += nbytes;
+    return CT_OK;
+}
+
+static int bits_get(ct_reader *r, uint64_t *v, size_t cnt, unsigned b)
+{
+    const size_t nbytes = bits_bytes(cnt, b);
+    const uint8_t *src;
+    CT_TRY(ct_get_bytes(r, nbytes, &src));
+    const uint64_t m = mask64(b);
+    size_t bit = 0;
+    for (size_t i = 0; i < cnt; i++, bit += b) {
+        if (!b) {
+            v[i] = 0;
+            continue;
+        }
+        const size_t byte = bit >> 3;
+        const unsigned sh = (unsigned)(bit & 7);
+        uint8_t tmp[9] = {0};
+        memcpy(tmp, src + byte, min_sz(9, nbytes - byte));
+        uint64_t val = ct_load_u64le(tmp) >> sh;
+        if (sh) val |= (uint64_t)tmp[8] << (64 - sh);
+        v[i] = val & m;
+    }
+    return CT_OK;
+}
+
+/* ---- transforms ---- */
+
+static inline int64_t residual(const int64_t *x, size_t i, int t)
+{
+    const uint64_t a = (uint64_t)x[i];
+    if (t == CT_XF_NONE) return (int64_t)a;
+    const uint64_t d = a - (uint64_t)x[i - 1];
+    if (t == CT_XF_DELTA) return (int64_t)d;
+    return (int64_t)(d - ((uint64_t)x[i - 1] - (uint64_t)x[i - 2]));
+}
+
+static inline size_t seeds_of(int t, size_t n) { return min_sz((size_t)t, n); }
+
+/* Size estimate of a transform: plain frame-of-reference packing of each mini-block. */
+static uint64_t transform_cost(const int64_t *x, size_t n, int t)
+{
+    uint64_t cost = 0;
+    for (size_t s = seeds_of(t, n); s < n; s += MB) {
+        const size_t e = min_sz(s + MB, n);
+        int64_t lo = residual(x, s, t), hi = lo;
+        for (size_t i = s + 1; i < e; i++) {
+            const int64_t v = residual(x, i, t);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        cost += (uint64_t)(e - s) * bitlen64((uint64_t)hi - (uint64_t)lo);
+    }
+    return cost + 64u * (uint64_t)t; /* seeds */
+}
+
+static int choose_transform(const int64_t *x, size_t n)
+{
+    int best = CT_XF_NONE;
+    uint64_t best_cost = transform_cost(x, n, CT_XF_NONE);
+    for (int t = CT_XF_DELTA; t <= CT_XF_DOD; t++) {
+        const uint64_t c = transform_cost(x, n, t);
+        if (c < best_cost) {
+            best = t;
+            best_cost = c;
+        }
+    }
+    return best;
+}
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        const uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Undo the transform for cnt residuals; dst and r may be the same array. */
+typedef struct untransform_state {
+    uint64_t x, d; /* last value and last delta */
+} untransform_state;
+
+static void untransform(int64_t *dst, const int64_t *r, size_t cnt, int t, uint64_t g, untransform_state *st)
+{
+    uint64_t x = st->x, d = st->d;
+    if (t == CT_XF_NONE) {
+        for (size_t i = 0; i < cnt; i++) dst[i] = (int64_t)((uint64_t)r[i] * g);
+    } else if (t == CT_XF_DELTA) {
+        if (g == 1)
+            for (size_t i = 0; i < cnt; i++) dst[i] = (int64_t)(x += (uint64_t)r[i]);
+        else
+            for (size_t i = 0; i < cnt; i++) dst[i] = (int64_t)(x += (uint64_t)r[i] * g);
+    } else {
+        for (size_t i = 0; i < cnt; i++) {
+            d += (uint64_t)r[i] * g;
+            dst[i] = (int64_t)(x += d);
+        }
+    }
+    st->x = x;
+    st->d = d;
+}
+
+/* ---- PFor mini-blocks ---- */
+
+static size_t exc_bytes(size_t e, unsigned hb) { return e ? 1 + e + bits_bytes(e, hb) : 0; }
+
+static size_t packed_bytes(size_t cnt, unsigned b) { return cnt == MB ? (size_t)32 * b : bits_bytes(cnt, b); }
+
+static int pfor_put(ct_writer *w, const int64_t *r, size_t cnt, int64_t *prev_ref, const ct_kernels *k)
+{
+    uint64_t u[MB];
+    size_t hist[65] = {0};
+    int64_t ref = r[0];
+    for (size_t i = 1; i < cnt; i++) ref = r[i] < ref ? r[i] : ref;
+    for (size_t i = 0; i < cnt; i++) {
+        u[i] = (uint64_t)r[i] - (uint64_t)ref;
+        hist[bitlen64(u[i])]++;
+    }
+    unsigned maxb = 64;
+    while (maxb && !hist[maxb]) maxb--;
+    /* widest-first: count the values above each candidate width */
+    unsigned b = maxb;
+    size_t best = packed_bytes(cnt, maxb), above = 0, e = 0;
+    for (unsigned c = maxb; c-- > 0;) {
+        above += hist[c + 1];
+        if (above > 255) break;
+        const size_t cost = packed_bytes(cnt, c) + exc_bytes(above, maxb - c);
+        if (cost < best) {
+            best = cost;
+            b = c;
+            e = above;
+        }
+    }
+    CT_TRY(ct_put_svarint(w, (int64_t)((uint64_t)ref - (uint64_t)*prev_ref)));
+    *prev_ref = ref;
+    CT_TRY(ct_put_u8(w, (uint8_t)b));
+    CT_TRY(ct_put_u8(w, (uint8_t)e));
+    if (e) CT_TRY(ct_put_u8(w, (uint8_t)(maxb - b)));
+    if (cnt == MB) {
+        uint32_t lo[MB], words[MB];
+        const unsigned b1 = b < 32 ? b : 32;
+        const uint32_t m1 = (uint32_t)mask64(b1);
+        for (size_t i = 0; i < MB; i++) lo[i] = (uint32_t)u[i] & m1;
+        k->pack256(lo, words, b1);
+        CT_TRY(ct_put_bytes(w, words, (size_t)32 * b1));
+        if (b > 32) {
+            for (size_t i = 0; i < MB; i++) lo[i] = (uint32_t)((u[i] >> 32) & mask64(b - 32));
+            k->pack256(lo, words, b - 32);
+            CT_TRY(ct_put_bytes(w, words, (size_t)32 * (b - 32)));
+        }
+    } else {
+        uint64_t low[MB];
+        for (size_t i = 0; i < cnt; i++) low[i] = u[i] & mask64(b);
+        CT_TRY(bits_put(w, low, cnt, b));
+    }
+    if (e) {
+        uint8_t pos[MB];
+        uint64_t high[MB];
+        size_t j = 0;
+        for (size_t i = 0; i < cnt; i++)
+            if (bitlen64(u[i]) > b) {
+                pos[j] = (uint8_t)i;
+                high[j++] = u[i] >> b;
+            }
+        CT_TRY(ct_put_bytes(w, pos, e));
+        CT_TRY(bits_put(w, high, e, maxb - b));
+    }
+    return CT_OK;
+}
+
+static int pfor_get(ct_reader *rd, int64_t *r, size_t cnt, int64_t *ref, const ct_kernels *k)
+{
+    int64_t dref;
+    uint8_t b, e, hb = 0;
+    CT_TRY(ct_get_svarint(rd, &dref));
+    *ref = (int64_t)((uint64_t)*ref + (uint64_t)dref);
+    CT_TRY(ct_get_u8(rd, &b));
+    CT_TRY(ct_get_u8(rd, &e));
+    if (b > 64 || e > cnt) return CT_ERR_CORRUPT;
+    if (e) {
+        CT_TRY(ct_get_u8(rd, &hb));
+        if (hb == 0 || b + hb > 64) return CT_ERR_CORRUPT;
+    }
+    const uint64_t base = (uint64_t)*ref;
+    if (cnt == MB) {
+        uint32_t words[MB], lo[MB];
+        const uint8_t *src;
+        const unsigned b1 = b < 32 ? b : 32;
+        CT_TRY(ct_get_bytes(rd, (size_t)32 * b1, &src));
+        memcpy(words, src, (size_t)32 * b1);
+        k->unpack256(words, lo, b1);
+        if (b <= 32) {
+            for (size_t i = 0; i < MB; i++) r[i] = (int64_t)(base + lo[i]);
+        } else {
+            uint32_t hi[MB];
+            CT_TRY(ct_get_bytes(rd, (size_t)32 * (b - 32), &src));
+            memcpy(words, src, (size_t)32 * (b - 32));
+            k->unpack256(words, hi, b - 32u);
+            for (size_t i = 0; i < MB; i++) r[i] = (int64_t)(base + (lo[i] | (uint64_t)hi[i] << 32));
+        }
+    } else {
+        uint64_t low[MB];
+        CT_TRY(bits_get(rd, low, cnt, b));
+        for (size_t i = 0; i < cnt; i++) r[i] = (int64_t)(base + low[i]);
+    }
+    if (e) {
+        const uint8_t *pos;
+        uint64_t high[MB];
+        CT_TRY(ct_get_bytes(rd, e, &pos));
+        CT_TRY(bits_get(rd, high, e, hb));
+        for (size_t j = 0; j < e; j++) {
+            if (pos[j] >= cnt || (j && pos[j] <= pos[j - 1])) return CT_ERR_CORRUPT;
+            /* the low bits were added to base already; add the high part on top */
+            r[pos[j]] = (int64_t)((uint64_t)r[pos[j]] + (high[j] << b));
+        }
+    }
+    return CT_OK;
+}
+
+/* ---- the stream ---- */
+
+static int put_header(ct_writer *w, int t, int stage, const int64_t *x, size_t n, uint64_t g)
+{
+    CT_TRY(ct_put_u8(w, (uint8_t)(t | stage << 4)));
+    const size_t s = seeds_of(t, n);
+    if (s >= 1) CT_TRY(ct_put_svarint(w, x[0]));
+    if (s >= 2) CT_TRY(ct_put_svarint(w, (int64_t)((uint64_t)x[1] - (uint64_t)x[0])));
+    return ct_put_varint(w, g);
+}
+
+int ct_ints_encode(const int64_t *x, size_t n, int compact, int transform, ct_writer *w)
+{
+    if ((n && !x) || transform < CT_XF_AUTO || transform > CT_XF_DOD) return CT_ERR_ARG;
+    const int t = transform == CT_XF_AUTO ? choose_transform(x, n) : transform;
+    const size_t s = seeds_of(t, n), m = n - s;
+    int rc = CT_OK;
+    uint8_t *scratch = NULL;
+    int64_t *r = malloc((m ? m : 1) * sizeof *r);
+    if (!r) return CT_ERR_NOMEM;
+
+    uint64_t g = 0;
+    for (size_t i = 0; i < m; i++) {
+        r[i] = residual(x, s + i, t);
+        const uint64_t a = r[i] < 0 ? 0 - (uint64_t)r[i] : (uint64_t)r[i];
+        if (g != 1 && a % (g ? g : 1) != 0) g = gcd64(g, a); /* rarely taken once g settles */
+        else if (!g) g = a;
+    }
+    if (g == 0 || g > (uint64_t)INT64_MAX) g = 1;
+    if (g > 1)
+        for (size_t i = 0; i < m; i++) r[i] /= (int64_t)g;
+
+    const size_t start = w->pos;
+    const ct_kernels *k = ct_kernels_get();
+    int64_t prev_ref = 0;
+    if ((rc = put_header(w, t, CT_STAGE_PFOR, x, n, g)) < 0) goto done;
+    const size_t head = w->pos - start;
+    for (size_t i = 0; i < m; i += MB)
+        if ((rc = pfor_put(w, r + i, min_sz(MB, m - i), &prev_ref, k)) < 0) goto done;
+
+    if (compact && m >= 16) {
+        const size_t cap = ct_ent_bound(m);
+        scratch = malloc(cap);
+        if (!scratch) {
+            rc = CT_ERR_NOMEM;
+            goto done;
+        }
+        const int64_t len = ct_ent_encode(r, m, scratch, cap);
+        if (len < 0) {
+            rc = (int)len;
+            goto done;
+        }
+        const size_t pfor_size = w->pos - start - head;
+        if ((size_t)len + 10 < pfor_size) {
+            w->pos = start;
+            if ((rc = put_header(w, t, CT_STAGE_ENTROPY, x, n, g)) < 0) goto done;
+            if ((rc = ct_put_varint(w, (uint64_t)len)) < 0) goto done;
+            if ((rc = ct_put_bytes(w, scratch, (size_t)len)) < 0) goto done;
+        }
+    }
+done:
+    free(scratch);
+    free(r);
+    return rc;
+}
+
+int ct_ints_decode(ct_reader *rd, int64_t *x, size_t n)
+{
+    uint8_t kind;
+    CT_TRY(ct_get_u8(rd, &kind));
+    const int t = kind & 0x0F, stage = kind >> 4;
+    if (t > CT_XF_DOD || stage > CT_STAGE_ENTROPY) return CT_ERR_CORRUPT;
+    const size_t s = seeds_of(t, n), m = n - s;
+    untransform_state st = {0, 0};
+    int64_t seed;
+    if (s >= 1) {
+        CT_TRY(ct_get_svarint(rd, &seed));
+        x[0] = seed;
+        st.x = (uint64_t)seed;
+    }
+    if (s >= 2) {
+        CT_TRY(ct_get_svarint(rd, &seed));
+        st.d = (uint64_t)seed;
+        st.x += st.d;
+        x[1] = (int64_t)st.x;
+    }
+    uint64_t g;
+    CT_TRY(ct_get_varint(rd, &g));
+    if (g == 0 || g > (uint64_t)INT64_MAX) return CT_ERR_CORRUPT;
+
+    if (stage == CT_STAGE_ENTROPY) {
+        uint64_t len;
+        const uint8_t *src;
+        CT_TRY(ct_get_varint(rd, &len));
+        if (len > ct_reader_left(rd)) return CT_ERR_TRUNCATED;
+        CT_TRY(ct_get_bytes(rd, (size_t)len, &src));
+        CT_TRY(ct_ent_decode(src, (size_t)len, x + s, m));
+        untransform(x + s, x + s, m, t, g, &st);
+        return CT_OK;
+    }
+    const ct_kernels *k = ct_kernels_get();
+    int64_t ref = 0, r[MB];
+    for (size_t i = 0; i < m; i += MB) {
+        const size_t cnt = min_sz(MB, m - i);
+        CT_TRY(pfor_get(rd, r, cnt, &ref, k));
+        untransform(x + s + i, r, cnt, t, g, &st);
+    }
+    return CT_OK;
+}

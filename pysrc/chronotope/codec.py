@@ -1,0 +1,308 @@
+"""Column codecs: numpy arrays in, self-describing checksummed blocks out.
+
+The contract
+------------
+- :func:`encode` takes any C-contiguous numpy array of a supported dtype (bool,
+  signed and unsigned integers, float32/64, datetime64/timedelta64 of any unit,
+  fixed-width bytes ``S`` and unicode ``U``) and returns ``bytes``: one block.
+  The input is read through the buffer protocol without a copy; non-contiguous
+  arrays are rejected (pass ``numpy.ascontiguousarray(a)``). Big-endian input is
+  converted to native order first.
+- :func:`decode` returns a new array with the same dtype and shape, bit for bit
+  equal to the input (NaN payloads, -0.0 and subnormals included).
+- Blocks are safe to receive from anyone: a truncated, corrupted or forged
+  block raises :class:`~chronotope.errors.CorruptDataError` (or a subclass)
+  saying what is wrong. Decoding never reads or writes out of bounds.
+- ``mode="compact"`` (default) adds an entropy stage where it pays;
+  ``mode="fast"`` uses bit-packing only and decodes fastest. Both decode with
+  :func:`decode`; the block records what was used.
+- The codec is chosen per block and recorded in its header (see
+  ``docs/format.md``): integer stream (frame of reference, delta or
+  delta-of-delta, gcd, PFor bit-packing or entropy coding), run-length,
+  dictionary, decimal floats with exceptions, blosc2, or raw.
+- The C work runs without the GIL, so threads encode and decode in parallel.
+
+>>> import numpy as np
+>>> lon = np.array([-74.01234, -74.01229, -74.0122, np.nan])
+>>> block = encode(lon)
+>>> info(block).codec
+'decimal'
+>>> np.array_equal(decode(block), lon, equal_nan=True)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chronotope import _codec
+from chronotope.errors import InvalidArgumentError
+
+__all__ = [
+    "encode",
+    "decode",
+    "info",
+    "BlockInfo",
+    "encode_timestamps",
+    "encode_ints",
+    "encode_floats",
+    "encode_bytes",
+    "decode_bytes",
+    "simd_level",
+    "set_simd",
+    "available_simd",
+    "MODES",
+    "CODECS",
+]
+
+MODES = {"compact": 0, "fast": 1}
+CODECS = {"auto": -1, "raw": 0, "int": 1, "rle": 2, "dict": 3, "decimal": 4, "blosc": 5}
+_CODEC_NAMES = {v: k for k, v in CODECS.items()}
+_TRANSFORMS = {"auto": -1, "none": 0, "delta": 1, "delta-of-delta": 2}
+
+# numpy dtype -> ct_dtype code (csrc/ct_block.h)
+_FIXED_CODES = {
+    np.dtype(np.bool_): 1,
+    np.dtype(np.int8): 2,
+    np.dtype(np.int16): 3,
+    np.dtype(np.int32): 4,
+    np.dtype(np.int64): 5,
+    np.dtype(np.uint8): 6,
+    np.dtype(np.uint16): 7,
+    np.dtype(np.uint32): 8,
+    np.dtype(np.uint64): 9,
+    np.dtype(np.float32): 10,
+    np.dtype(np.float64): 11,
+}
+_FIXED_DTYPES = {v: k for k, v in _FIXED_CODES.items()}
+_DATETIME, _TIMEDELTA, _BYTES, _UNICODE = 12, 13, 14, 15
+# datetime64/timedelta64 units, stored in the block header's unit byte
+_UNITS = ["generic", "Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"]
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """What a block holds, read from its validated header."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    codec: str
+    mode: str
+    header_bytes: int
+    payload_bytes: int
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the decoded values in bytes."""
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def encoded_bytes(self) -> int:
+        """Size of the block: header plus payload."""
+        return self.header_bytes + self.payload_bytes
+
+
+def _dtype_code(dtype: np.dtype) -> tuple[int, int]:
+    if dtype in _FIXED_CODES:
+        return _FIXED_CODES[dtype], 0
+    if dtype.kind in "mM":
+        unit, count = np.datetime_data(dtype)
+        if count != 1 or unit not in _UNITS:
+            raise InvalidArgumentError(f"unsupported time unit in dtype {dtype}")
+        return (_DATETIME if dtype.kind == "M" else _TIMEDELTA), _UNITS.index(unit)
+    if dtype.kind == "S" and dtype.itemsize > 0:
+        return _BYTES, 0
+    if dtype.kind == "U" and dtype.itemsize > 0:
+        return _UNICODE, 0
+    raise InvalidArgumentError(
+        f"cannot encode dtype {dtype}: supported are bool, integers, float32/64, "
+        "datetime64/timedelta64 and fixed-width bytes/unicode"
+    )
+
+
+def _numpy_dtype(code: int, unit: int, itemsize: int) -> np.dtype:
+    if code in _FIXED_DTYPES:
+        return _FIXED_DTYPES[code]
+    if code in (_DATETIME, _TIMEDELTA):
+        if unit >= len(_UNITS):
+            from chronotope.errors import UnsupportedFormatError
+
+            raise UnsupportedFormatError(f"unknown time unit code {unit}")
+        kind = "M8" if code == _DATETIME else "m8"
+        name = _UNITS[unit]
+        return np.dtype(kind if name == "generic" else f"{kind}[{name}]")
+    return np.dtype(f"S{itemsize}" if code == _BYTES else f"U{itemsize // 4}")
+
+
+def _as_array(array) -> np.ndarray:
+    a = np.asarray(array)
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    if not a.flags.c_contiguous:
+        raise InvalidArgumentError(
+            "array must be C-contiguous (pass numpy.ascontiguousarray(a)); "
+            "the codec reads the caller's buffer without copying"
+        )
+    return a
+
+
+def _option(table: dict, name: str, what: str) -> int:
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        raise InvalidArgumentError(f"unknown {what} {name!r}; expected one of {sorted(table)}") from None
+
+
+def encode(array, mode: str = "compact", *, codec: str = "auto", transform: str = "auto") -> bytes:
+    """Encode an array into one self-describing block.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        C-contiguous, any shape, a supported dtype (see the module docstring).
+    mode : {"compact", "fast"}
+        ``compact`` is smallest; ``fast`` decodes fastest.
+    codec : str
+        ``"auto"`` (choose per block) or force one of ``CODECS``; forcing a
+        codec that does not fit the dtype raises InvalidArgumentError.
+    transform : {"auto", "none", "delta", "delta-of-delta"}
+        For integer codecs: the transform before bit-packing.
+
+    Returns
+    -------
+    bytes
+
+    >>> import numpy as np
+    >>> t = np.arange(0, 10_000, 10, dtype=np.int64)  # regular: delta-of-delta is all zeros
+    >>> len(encode(t)) < 100
+    True
+    >>> decode(encode(np.array([], dtype=np.int32))).dtype
+    dtype('int32')
+    """
+    a = _as_array(array)
+    code, unit = _dtype_code(a.dtype)
+    data = a.reshape(-1).view(np.uint8) if a.size else np.empty(0, np.uint8)
+    return _codec.encode_block(
+        data,
+        code,
+        unit,
+        a.dtype.itemsize,
+        tuple(int(s) for s in a.shape),
+        _option(MODES, mode, "mode"),
+        _option(CODECS, codec, "codec"),
+        _option(_TRANSFORMS, transform, "transform"),
+    )
+
+
+def _to_info(d: dict) -> BlockInfo:
+    return BlockInfo(
+        dtype=_numpy_dtype(d["dtype"], d["unit"], d["itemsize"]),
+        shape=tuple(int(s) for s in d["shape"]),
+        codec=_CODEC_NAMES[d["codec"]],
+        mode="fast" if d["fast"] else "compact",
+        header_bytes=int(d["header_bytes"]),
+        payload_bytes=int(d["payload_bytes"]),
+    )
+
+
+def _buffer(buf) -> memoryview:
+    try:
+        m = memoryview(buf)
+    except TypeError:
+        raise InvalidArgumentError(f"expected a bytes-like object, got {type(buf).__name__}") from None
+    if not m.c_contiguous:
+        raise InvalidArgumentError("block buffer must be contiguous")
+    return m.cast("B") if m.format != "B" or m.ndim != 1 else m
+
+
+def info(buf, *, context: str | None = None) -> BlockInfo:
+    """Validate a block (header and checksum) and describe it without decoding.
+
+    >>> import numpy as np
+    >>> info(encode(np.zeros((2, 3), dtype=np.float32))).shape
+    (2, 3)
+    """
+    return _to_info(_codec.block_info(_buffer(buf), context))
+
+
+def decode(buf, *, context: str | None = None) -> np.ndarray:
+    """Decode a block produced by :func:`encode` into a new array.
+
+    ``context`` (e.g. ``"segment 12, block 3"``) prefixes error messages.
+    Raises CorruptDataError (or a subclass) for anything but a valid block.
+    """
+    holder = {}
+
+    def allocate(d: dict) -> np.ndarray:
+        holder["info"] = _to_info(d)
+        bi = holder["info"]
+        return np.empty(bi.shape, dtype=bi.dtype)
+
+    return _codec.decode_block(_buffer(buf), allocate, context)
+
+
+def _check_kind(a: np.ndarray, kinds: str, what: str) -> None:
+    if a.dtype.kind not in kinds:
+        raise InvalidArgumentError(f"{what} expects {what.split('_')[-1]}, got dtype {a.dtype}")
+
+
+def encode_timestamps(t, mode: str = "compact", *, transform: str = "auto") -> bytes:
+    """Encode int64 or datetime64 timestamps (any unit; unsorted input is fine).
+
+    Chooses delta or delta-of-delta per block; whole seconds stored in
+    nanoseconds cost no more than seconds (the common divisor is factored out).
+
+    >>> import numpy as np
+    >>> t = np.array(["2020-12-01T00:00:00", "2020-12-01T00:01:10"], dtype="datetime64[ns]")
+    >>> decode(encode_timestamps(t))[1]
+    np.datetime64('2020-12-01T00:01:10.000000000')
+    """
+    a = _as_array(t)
+    if not (a.dtype.kind in "mM" or a.dtype == np.int64):
+        raise InvalidArgumentError(f"encode_timestamps expects int64 or datetime64/timedelta64, got dtype {a.dtype}")
+    return encode(a, mode, codec="int", transform=transform)
+
+
+def encode_ints(x, mode: str = "compact", *, codec: str = "auto") -> bytes:
+    """Encode an integer (or bool) column: delta, run-length or dictionary, whichever is smaller."""
+    a = _as_array(x)
+    _check_kind(a, "biu", "encode_ints")
+    if codec not in ("auto", "int", "rle", "dict", "raw", "blosc"):
+        raise InvalidArgumentError(f"codec {codec!r} does not apply to integers")
+    return encode(a, mode, codec=codec)
+
+
+def encode_floats(x, mode: str = "compact", *, codec: str = "auto") -> bytes:
+    """Encode float32/float64 losslessly: decimal integers where the values allow, else blosc2."""
+    a = _as_array(x)
+    _check_kind(a, "f", "encode_floats")
+    if a.dtype.itemsize not in (4, 8):
+        raise InvalidArgumentError(f"encode_floats supports float32 and float64, got {a.dtype}")
+    if codec not in ("auto", "decimal", "blosc", "raw"):
+        raise InvalidArgumentError(f"codec {codec!r} does not apply to floats")
+    return encode(a, mode, codec=codec)
+
+
+def encode_bytes(data, mode: str = "compact") -> bytes:
+    """Encode a bytes-like object (JSON documents, deltas, strings) with blosc2.
+
+    >>> decode_bytes(encode_bytes(b'{"name": "EVER GIVEN"}'))
+    b'{"name": "EVER GIVEN"}'
+    """
+    raw = np.frombuffer(_buffer(data), dtype=np.uint8)
+    return encode(raw, mode, codec="blosc")
+
+
+def decode_bytes(buf, *, context: str | None = None) -> bytes:
+    """Decode a block made by :func:`encode_bytes` back into ``bytes``."""
+    out = decode(buf, context=context)
+    if out.dtype != np.uint8 or out.ndim != 1:
+        raise InvalidArgumentError(f"block holds {out.dtype} of shape {out.shape}, not bytes")
+    return out.tobytes()
+
+
+simd_level = _codec.simd_level
+set_simd = _codec.set_simd
+available_simd = _codec.available_simd
