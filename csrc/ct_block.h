@@ -99,6 +99,8 @@ size_t ct_block_bound(size_t nbytes);
  * is computed) whose values are src[0 .. count*itemsize).
  * @param dst   caller-allocated, at least ct_block_bound(count*itemsize) bytes is always enough.
  * @return      bytes written, or a negative ct_status.
+ * @warning     src must be aligned to the item size of numeric dtypes (malloc and numpy
+ *              arrays are); dst of ct_block_decode likewise. Blocks themselves may sit at any address.
  */
 int64_t ct_block_encode(const void *src, const ct_block_info *info, const ct_encode_opts *opts, uint8_t *dst, size_t cap);
 

@@ -93,7 +93,8 @@ int ct_decimal_decode(ct_reader *r, void *dst, size_t n, size_t itemsize)
     CT_TRY(ct_get_varint(r, &nexc));
     if (nexc > n) return CT_ERR_CORRUPT;
     size_t *pos = malloc((nexc ? nexc : 1) * sizeof *pos);
-    int64_t *ints = malloc((n ? n : 1) * sizeof *ints);
+    /* float64 decodes its integers in place, then converts them chunk by chunk */
+    int64_t *ints = itemsize == 8 ? (int64_t *)dst : malloc((n ? n : 1) * sizeof *ints);
     int rc = CT_OK;
     const uint8_t *raw;
     if (!pos || !ints) {
@@ -113,13 +114,19 @@ int ct_decimal_decode(ct_reader *r, void *dst, size_t n, size_t itemsize)
     if ((rc = ct_get_bytes(r, (size_t)nexc * itemsize, &raw)) < 0) goto done;
     if ((rc = ct_ints_decode(r, ints, n)) < 0) goto done;
     const ct_kernels *k = ct_kernels_get();
-    if (itemsize == 8)
-        k->dec_f64(ints, (double *)dst, n, pow10_tab[e]);
-    else
+    if (itemsize == 8) {
+        int64_t chunk[512];
+        for (size_t i = 0; i < n; i += 512) {
+            const size_t c = n - i < 512 ? n - i : 512;
+            memcpy(chunk, ints + i, c * sizeof *chunk);
+            k->dec_f64(chunk, (double *)dst + i, c, pow10_tab[e]);
+        }
+    } else {
         k->dec_f32(ints, (float *)dst, n, pow10_tab[e]);
+    }
     for (size_t j = 0; j < nexc; j++) memcpy((uint8_t *)dst + pos[j] * itemsize, raw + j * itemsize, itemsize);
 done:
     free(pos);
-    free(ints);
+    if ((void *)ints != dst) free(ints);
     return rc;
 }

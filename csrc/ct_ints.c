@@ -53,13 +53,21 @@ static int bits_get(ct_reader *r, uint64_t *v, size_t cnt, unsigned b)
     const size_t nbytes = bits_bytes(cnt, b);
     const uint8_t *src;
     CT_TRY(ct_get_bytes(r, nbytes, &src));
+    if (!b) {
+        memset(v, 0, cnt * sizeof *v);
+        return CT_OK;
+    }
     const uint64_t m = mask64(b);
-    size_t bit = 0;
-    for (size_t i = 0; i < cnt; i++, bit += b) {
-        if (!b) {
-            v[i] = 0;
-            continue;
-        }
+    size_t bit = 0, i = 0;
+    /* direct 9-byte window while it lies inside the stream, then a copied tail */
+    for (; i < cnt && (bit >> 3) + 9 <= nbytes; i++, bit += b) {
+        const uint8_t *p = src + (bit >> 3);
+        const unsigned sh = (unsigned)(bit & 7);
+        uint64_t val = ct_load_u64le(p) >> sh;
+        if (sh) val |= (uint64_t)p[8] << (64 - sh);
+        v[i] = val & m;
+    }
+    for (; i < cnt; i++, bit += b) {
         const size_t byte = bit >> 3;
         const unsigned sh = (unsigned)(bit & 7);
         uint8_t tmp[9] = {0};
@@ -218,7 +226,21 @@ static int pfor_put(ct_writer *w, const int64_t *r, size_t cnt, int64_t *prev_re
     return CT_OK;
 }
 
-static int pfor_get(ct_reader *rd, int64_t *r, size_t cnt, int64_t *ref, const ct_kernels *k)
+/* A mini-block's exceptions: positions and the high bits to add there. */
+typedef struct pfor_exceptions {
+    size_t e;
+    unsigned b;
+    const uint8_t *pos;
+    uint64_t high[MB];
+} pfor_exceptions;
+
+/*
+ * Read one mini-block. The common case (full, at most 32 bits) leaves the low
+ * bits in lo (to add to *ref) and its exceptions in ex, and returns 1, so that
+ * the caller can fuse the delta decode; otherwise r holds the residuals and it
+ * returns 0.
+ */
+static int pfor_get(ct_reader *rd, size_t cnt, int64_t *ref, const ct_kernels *k, uint32_t *lo, pfor_exceptions *ex, int64_t *r)
 {
     int64_t dref;
     uint8_t b, e, hb = 0;
@@ -232,15 +254,16 @@ static int pfor_get(ct_reader *rd, int64_t *r, size_t cnt, int64_t *ref, const c
         if (hb == 0 || b + hb > 64) return CT_ERR_CORRUPT;
     }
     const uint64_t base = (uint64_t)*ref;
+    int packed = 0;
     if (cnt == MB) {
-        uint32_t words[MB], lo[MB];
+        uint32_t words[MB];
         const uint8_t *src;
         const unsigned b1 = b < 32 ? b : 32;
         CT_TRY(ct_get_bytes(rd, (size_t)32 * b1, &src));
         memcpy(words, src, (size_t)32 * b1);
         k->unpack256(words, lo, b1);
         if (b <= 32) {
-            for (size_t i = 0; i < MB; i++) r[i] = (int64_t)(base + lo[i]);
+            packed = 1;
         } else {
             uint32_t hi[MB];
             CT_TRY(ct_get_bytes(rd, (size_t)32 * (b - 32), &src));
@@ -253,18 +276,17 @@ static int pfor_get(ct_reader *rd, int64_t *r, size_t cnt, int64_t *ref, const c
         CT_TRY(bits_get(rd, low, cnt, b));
         for (size_t i = 0; i < cnt; i++) r[i] = (int64_t)(base + low[i]);
     }
+    ex->e = e;
+    ex->b = b;
     if (e) {
-        const uint8_t *pos;
-        uint64_t high[MB];
-        CT_TRY(ct_get_bytes(rd, e, &pos));
-        CT_TRY(bits_get(rd, high, e, hb));
-        for (size_t j = 0; j < e; j++) {
-            if (pos[j] >= cnt || (j && pos[j] <= pos[j - 1])) return CT_ERR_CORRUPT;
-            /* the low bits were added to base already; add the high part on top */
-            r[pos[j]] = (int64_t)((uint64_t)r[pos[j]] + (high[j] << b));
-        }
+        CT_TRY(ct_get_bytes(rd, e, &ex->pos));
+        CT_TRY(bits_get(rd, ex->high, e, hb));
+        for (size_t j = 0; j < e; j++)
+            if (ex->pos[j] >= cnt || (j && ex->pos[j] <= ex->pos[j - 1])) return CT_ERR_CORRUPT;
+        if (!packed)
+            for (size_t j = 0; j < e; j++) r[ex->pos[j]] = (int64_t)((uint64_t)r[ex->pos[j]] + (ex->high[j] << b));
     }
-    return CT_OK;
+    return packed;
 }
 
 /* ---- the stream ---- */
@@ -369,9 +391,25 @@ int ct_ints_decode(ct_reader *rd, int64_t *x, size_t n)
     }
     const ct_kernels *k = ct_kernels_get();
     int64_t ref = 0, r[MB];
+    uint32_t lo[MB];
+    pfor_exceptions ex;
     for (size_t i = 0; i < m; i += MB) {
         const size_t cnt = min_sz(MB, m - i);
-        CT_TRY(pfor_get(rd, r, cnt, &ref, k));
+        const int packed = pfor_get(rd, cnt, &ref, k, lo, &ex, r);
+        CT_TRY(packed);
+        if (packed && t == CT_XF_DELTA) {
+            uint64_t hi[MB];
+            if (ex.e) {
+                memset(hi, 0, sizeof hi);
+                for (size_t j = 0; j < ex.e; j++) hi[ex.pos[j]] = ex.high[j] << ex.b;
+            }
+            st.x = (uint64_t)k->delta256(lo, (uint64_t)ref, ex.e ? hi : NULL, st.x, g, x + s + i);
+            continue;
+        }
+        if (packed) {
+            for (size_t j = 0; j < MB; j++) r[j] = (int64_t)((uint64_t)ref + lo[j]);
+            for (size_t j = 0; j < ex.e; j++) r[ex.pos[j]] = (int64_t)((uint64_t)r[ex.pos[j]] + (ex.high[j] << ex.b));
+        }
         untransform(x + s + i, r, cnt, t, g, &st);
     }
     return CT_OK;

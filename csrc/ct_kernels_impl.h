@@ -20,31 +20,50 @@
 #define CT_MAGIC_I 0x4338000000000000LL /* its bit pattern */
 #define CT_DEC_LIMIT 2251799813685248.0 /* 2^51 */
 
+/* The vector helpers are static and inlined, so the psABI note about passing
+ * 32-byte vectors without AVX concerns no real call boundary. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+/* Eight uint32 lanes as one value: gcc/clang lower it to two SSE2/NEON registers
+ * or one AVX2 register, so the same source is explicit SIMD on every target. */
+typedef uint32_t CT_K(v8u) __attribute__((vector_size(32)));
+
+static inline CT_K(v8u) CT_K(load8)(const uint32_t *p)
+{
+    CT_K(v8u) v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void CT_K(store8)(uint32_t *p, CT_K(v8u) v) { memcpy(p, &v, sizeof v); }
+
+/* With b a compile-time constant and the row loop unrolled, every shift is an immediate. */
 static inline __attribute__((always_inline)) void CT_K(pack_b)(const uint32_t *restrict in, uint32_t *restrict out, const unsigned b)
 {
-    memset(out, 0, (size_t)CT_LANES * b * sizeof(uint32_t));
+    CT_K(v8u) acc = {0};
+    unsigned w = 0;
+#pragma GCC unroll 32
     for (unsigned r = 0; r < CT_MINIBLOCK / CT_LANES; r++) {
-        const unsigned bit = r * b, w = bit >> 5, s = bit & 31;
-        const uint32_t *src = in + r * CT_LANES;
-        uint32_t *dst = out + w * CT_LANES;
-        for (unsigned l = 0; l < CT_LANES; l++) dst[l] |= src[l] << s;
-        if (s + b > 32)
-            for (unsigned l = 0; l < CT_LANES; l++) dst[CT_LANES + l] |= src[l] >> (32 - s);
+        const unsigned bit = r * b, s = bit & 31;
+        const CT_K(v8u) v = CT_K(load8)(in + r * CT_LANES);
+        acc |= v << s;
+        if (s + b >= 32) {
+            CT_K(store8)(out + w * CT_LANES, acc);
+            w++;
+            acc = s ? v >> (32 - s) : (CT_K(v8u)){0};
+        }
     }
 }
 
 static inline __attribute__((always_inline)) void CT_K(unpack_b)(const uint32_t *restrict in, uint32_t *restrict out, const unsigned b)
 {
     const uint32_t mask = b == 32 ? 0xFFFFFFFFu : ((1u << b) - 1u);
+#pragma GCC unroll 32
     for (unsigned r = 0; r < CT_MINIBLOCK / CT_LANES; r++) {
         const unsigned bit = r * b, w = bit >> 5, s = bit & 31;
-        const uint32_t *src = in + w * CT_LANES;
-        uint32_t *dst = out + r * CT_LANES;
-        if (s + b > 32) {
-            for (unsigned l = 0; l < CT_LANES; l++) dst[l] = ((src[l] >> s) | (src[CT_LANES + l] << (32 - s))) & mask;
-        } else {
-            for (unsigned l = 0; l < CT_LANES; l++) dst[l] = (src[l] >> s) & mask;
-        }
+        CT_K(v8u) v = CT_K(load8)(in + w * CT_LANES) >> s;
+        if (s + b > 32) v |= CT_K(load8)(in + (w + 1) * CT_LANES) << (32 - s);
+        CT_K(store8)(out + r * CT_LANES, v & mask);
     }
 }
 
@@ -71,6 +90,116 @@ static void CT_K(unpack256)(const uint32_t *in, uint32_t *out, unsigned b)
     default: memset(out, 0, CT_MINIBLOCK * sizeof(uint32_t)); break;
     }
 }
+
+#if defined(CT_KERNEL_SCALAR_SCAN)
+/* Baseline targets lack cheap 64-bit lane shuffles and multiplies: four
+ * interleaved scalar chains beat the vector scan there. */
+static int64_t CT_K(delta256)(const uint32_t *restrict lo, uint64_t base, const uint64_t *restrict hi, uint64_t start,
+                              uint64_t g, int64_t *restrict out)
+{
+    enum { Q = CT_MINIBLOCK / 4 };
+    uint64_t *o = (uint64_t *)out, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#define CT_R(i) ((base + lo[i] + (hi ? hi[i] : 0)) * g)
+    for (unsigned j = 0; j < Q; j++) {
+        o[j] = s0 += CT_R(j);
+        o[Q + j] = s1 += CT_R(Q + j);
+        o[2 * Q + j] = s2 += CT_R(2 * Q + j);
+        o[3 * Q + j] = s3 += CT_R(3 * Q + j);
+    }
+#undef CT_R
+    uint64_t carry = start;
+    for (unsigned q = 0; q < 4; q++) {
+        for (unsigned j = 0; j < Q; j++) o[q * Q + j] += carry;
+        carry = o[q * Q + Q - 1];
+    }
+    return (int64_t)carry;
+}
+#else
+/* CT_SCAN_LANES uint64 lanes per step: 8 where 512-bit registers exist, else 4. */
+#ifndef CT_SCAN_LANES
+#define CT_SCAN_LANES 4
+#endif
+typedef uint64_t CT_K(vq) __attribute__((vector_size(8 * CT_SCAN_LANES)));
+typedef uint32_t CT_K(vd) __attribute__((vector_size(4 * CT_SCAN_LANES)));
+
+/* CT_SCAN_LANES uint32 widened to uint64 lanes. */
+static inline CT_K(vq) CT_K(load_wide)(const uint32_t *p)
+{
+    CT_K(vd) v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, CT_K(vq));
+}
+
+/* Inclusive prefix sum inside one vector: log2(lanes) shift-and-add steps. */
+static inline CT_K(vq) CT_K(scan)(CT_K(vq) x)
+{
+    const CT_K(vq) z = {0};
+#if CT_SCAN_LANES == 8
+    x += __builtin_shufflevector(x, z, 8, 0, 1, 2, 3, 4, 5, 6);
+    x += __builtin_shufflevector(x, z, 8, 8, 0, 1, 2, 3, 4, 5);
+    x += __builtin_shufflevector(x, z, 8, 8, 8, 8, 0, 1, 2, 3);
+#else
+    x += __builtin_shufflevector(x, z, 4, 0, 1, 2);
+    x += __builtin_shufflevector(x, z, 4, 4, 0, 1);
+#endif
+    return x;
+}
+
+static inline CT_K(vq) CT_K(last)(CT_K(vq) x)
+{
+#if CT_SCAN_LANES == 8
+    return __builtin_shufflevector(x, x, 7, 7, 7, 7, 7, 7, 7, 7);
+#else
+    return __builtin_shufflevector(x, x, 3, 3, 3, 3);
+#endif
+}
+
+/* The four quarters of a mini-block run as independent carry chains, so their
+ * latencies overlap. G (compile-time) says whether to multiply by g, P whether
+ * to add the sparse exception array hi. */
+static inline __attribute__((always_inline)) void CT_K(scan_quarters)(const uint32_t *restrict lo, uint64_t base, uint64_t g,
+                                                                      const uint64_t *restrict hi, uint64_t *restrict o,
+                                                                      const int G, const int P)
+{
+    enum { Q = CT_MINIBLOCK / 4, L = CT_SCAN_LANES };
+    CT_K(vq) c[4] = {{0}, {0}, {0}, {0}};
+    for (unsigned j = 0; j < Q; j += L) {
+        for (unsigned q = 0; q < 4; q++) {
+            CT_K(vq) x = CT_K(load_wide)(lo + q * Q + j) + base;
+            if (P) {
+                CT_K(vq) h;
+                memcpy(&h, hi + q * Q + j, sizeof h);
+                x += h;
+            }
+            if (G) x *= g;
+            x = CT_K(scan)(x) + c[q];
+            memcpy(o + q * Q + j, &x, sizeof x);
+            c[q] = CT_K(last)(x);
+        }
+    }
+}
+
+static int64_t CT_K(delta256)(const uint32_t *restrict lo, uint64_t base, const uint64_t *restrict hi, uint64_t start,
+                              uint64_t g, int64_t *restrict out)
+{
+    enum { Q = CT_MINIBLOCK / 4 };
+    uint64_t *o = (uint64_t *)out;
+    if (g == 1) {
+        if (hi) CT_K(scan_quarters)(lo, base, g, hi, o, 0, 1);
+        else CT_K(scan_quarters)(lo, base, g, hi, o, 0, 0);
+    } else {
+        if (hi) CT_K(scan_quarters)(lo, base, g, hi, o, 1, 1);
+        else CT_K(scan_quarters)(lo, base, g, hi, o, 1, 0);
+    }
+    /* each quarter gets the running total before it */
+    uint64_t carry = start;
+    for (unsigned q = 0; q < 4; q++) {
+        for (unsigned j = 0; j < Q; j++) o[q * Q + j] += carry;
+        carry = o[q * Q + Q - 1];
+    }
+    return (int64_t)carry;
+}
+#endif
 
 static inline int64_t CT_K(bits_of)(double d)
 {
@@ -148,6 +277,7 @@ const ct_kernels CT_CAT(ct_kernels, CT_KERNEL_SUFFIX) = {
     CT_KERNEL_NAME,
     CT_K(pack256),
     CT_K(unpack256),
+    CT_K(delta256),
     CT_K(enc_f64),
     CT_K(enc_f32),
     CT_K(dec_f64),

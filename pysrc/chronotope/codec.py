@@ -140,6 +140,8 @@ def _as_array(array) -> np.ndarray:
     a = np.asarray(array)
     if not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
+    elif not a.flags.aligned:
+        a = a.copy()  # the C kernels load whole items: give them aligned memory
     if not a.flags.c_contiguous:
         raise InvalidArgumentError(
             "array must be C-contiguous (pass numpy.ascontiguousarray(a)); "

@@ -1,0 +1,61 @@
+/*
+ * ct_entropy.h - entropy stage of the "compact" codec mode.
+ *
+ * Codes a block of signed 64-bit residuals as adaptive bins (a lower bound
+ * and an offset bit width each): the bin index is rANS coded, optionally in
+ * a context chosen by the magnitude of the previous value's bin, and the
+ * offset within the bin is written as raw bits. Byte layout: docs/format.md.
+ * The library never prints and keeps no global state (thread-safe).
+ */
+#ifndef CT_ENTROPY_H
+#define CT_ENTROPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Worst-case size in bytes of ct_ent_encode's output for n values:
+ * 8 * n + 16 (saturating at SIZE_MAX). Never fails. A dst of this size can
+ * never make ct_ent_encode return CT_ERR_DST_SMALL.
+ */
+size_t ct_ent_bound(size_t n);
+
+/**
+ * Entropy-code the n signed 64-bit residuals src[0..n) into dst[0..cap).
+ *
+ * The caller allocates dst (ct_ent_bound(n) bytes always suffice); the
+ * encoder allocates and frees its own scratch memory (about 18 bytes per
+ * value). The stream does NOT store n, nor its own length: the caller
+ * must store both and hand them back to ct_ent_decode.
+ *
+ * @return bytes written (>= 1; n == 0 gives the 1-byte stream {0x00}), or a
+ *         negative ct_status: CT_ERR_DST_SMALL if cap is too small,
+ *         CT_ERR_NOMEM, CT_ERR_ARG (NULL pointer with n > 0),
+ *         CT_ERR_TOO_LARGE (n > SIZE_MAX / 32).
+ */
+int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap);
+
+/**
+ * Decode exactly n values from the stream src[0..len) into dst[0..n).
+ *
+ * The caller allocates dst (n values) and supplies the n and len that it
+ * stored at encode time. The decoder allocates its tables itself (at most
+ * 384 KiB, typically 3-200 KiB) and frees them before returning.
+ * Input is treated as hostile: no read outside src[0..len), no write
+ * outside dst[0..n), bounded time. dst contents are unspecified on error.
+ *
+ * @return CT_OK, or a negative ct_status: CT_ERR_TRUNCATED (stream ends
+ *         early), CT_ERR_CORRUPT (invalid tables, final rANS state
+ *         mismatch, unused trailing bytes or nonzero padding bits),
+ *         CT_ERR_NOMEM, CT_ERR_ARG (NULL pointer with n > 0).
+ */
+int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CT_ENTROPY_H */
