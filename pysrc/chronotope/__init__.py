@@ -7,7 +7,7 @@ sample (:mod:`chronotope.datasets`). See README.md and docs/.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from chronotope import codec, errors
+from chronotope import codec, datasets, errors, loaders
 from chronotope.errors import ChronotopeError, CorruptDataError
 
 try:
@@ -15,4 +15,4 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+source"
 
-__all__ = ["codec", "errors", "ChronotopeError", "CorruptDataError", "__version__"]
+__all__ = ["codec", "datasets", "errors", "loaders", "ChronotopeError", "CorruptDataError", "__version__"]

@@ -21,6 +21,7 @@ __all__ = [
     "TruncatedDataError",
     "UnsupportedFormatError",
     "InvalidArgumentError",
+    "ParseError",
     "CodecError",
     "from_status",
 ]
@@ -51,6 +52,13 @@ class UnsupportedFormatError(CorruptDataError):
 
 class InvalidArgumentError(ChronotopeError, ValueError):
     """An argument is invalid: wrong dtype, layout, name or option."""
+
+
+class ParseError(ChronotopeError, ValueError):
+    """A text input file (``.traj``, AIS CSV) does not follow its format.
+
+    The message names the file and the line.
+    """
 
 
 class CodecError(ChronotopeError):

@@ -34,7 +34,7 @@ Inputs may be paths (``str`` or ``os.PathLike``) or open file objects in text
 or binary mode; gzip-compressed data is recognised by its magic bytes, so
 ``.gz`` files work whatever their name.  Text must be UTF-8.
 
-Malformed input raises a ``ValueError`` whose message names the file, the
+Malformed input raises :class:`chronotope.errors.ParseError` (a ``ValueError``) whose message names the file, the
 line number (1-based) and what is wrong: a bad header, a wrong number of
 fields, or a number or timestamp that does not parse.  No ``IndexError`` or
 ``KeyError`` escapes from parsing.
@@ -55,14 +55,15 @@ from typing import IO, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from chronotope.errors import ParseError
+
 __all__ = ["read_traj", "read_ais_csv", "read_tracktable"]
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[str], IO[bytes]]
 
-# Error type raised for malformed input (see the module docstring).  Plain
-# ValueError for now; a ValueError subclass from chronotope.errors can be
-# dropped in here without changing callers.
-_FormatError = ValueError
+# Error type raised for malformed input (see the module docstring); it is a
+# ValueError subclass, so callers catching ValueError keep working.
+_FormatError = ParseError
 
 # tracktable's PropertyUnderlyingType codes, as written in .traj headers.
 _TYPE_REAL = 1
