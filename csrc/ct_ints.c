@@ -164,9 +164,29 @@ static size_t exc_bytes(size_t e, unsigned hb) { return e ? 1 + e + bits_bytes(e
 
 static size_t packed_bytes(size_t cnt, unsigned b) { return cnt == MB ? (size_t)32 * b : bits_bytes(cnt, b); }
 
+/* Full mini-blocks are stored in the transposed order: residual k = row * 8 + lane
+ * is original position lane * 32 + row, so that each lane is a run of consecutive
+ * values and the delta decode runs down the rows, lanes in parallel. */
+static void transpose_in(const int64_t *nat, int64_t *tr)
+{
+    for (size_t l = 0; l < CT_LANES; l++)
+        for (size_t row = 0; row < MB / CT_LANES; row++) tr[row * CT_LANES + l] = nat[l * (MB / CT_LANES) + row];
+}
+
+static void transpose_out(const int64_t *tr, int64_t *nat)
+{
+    for (size_t l = 0; l < CT_LANES; l++)
+        for (size_t row = 0; row < MB / CT_LANES; row++) nat[l * (MB / CT_LANES) + row] = tr[row * CT_LANES + l];
+}
+
 static int pfor_put(ct_writer *w, const int64_t *r, size_t cnt, int64_t *prev_ref, const ct_kernels *k)
 {
     uint64_t u[MB];
+    int64_t tr[MB];
+    if (cnt == MB) {
+        transpose_in(r, tr);
+        r = tr;
+    }
     size_t hist[65] = {0};
     int64_t ref = r[0];
     for (size_t i = 1; i < cnt; i++) ref = r[i] < ref ? r[i] : ref;
@@ -409,6 +429,11 @@ int ct_ints_decode(ct_reader *rd, int64_t *x, size_t n)
         if (packed) {
             for (size_t j = 0; j < MB; j++) r[j] = (int64_t)((uint64_t)ref + lo[j]);
             for (size_t j = 0; j < ex.e; j++) r[ex.pos[j]] = (int64_t)((uint64_t)r[ex.pos[j]] + (ex.high[j] << ex.b));
+        }
+        if (cnt == MB) {
+            int64_t tr[MB];
+            memcpy(tr, r, sizeof tr);
+            transpose_out(tr, r);
         }
         untransform(x + s + i, r, cnt, t, g, &st);
     }

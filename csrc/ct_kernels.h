@@ -29,8 +29,10 @@ typedef struct ct_kernels {
     /** Inverse of pack256: 8*b words in, 256 values out. */
     void (*unpack256)(const uint32_t *in, uint32_t *out, unsigned b);
     /**
-     * Delta decode of a mini-block: out[i] = start + g * sum over j <= i of (base + lo[j] + hi[j]),
-     * mod 2^64, where hi (the patched exceptions) may be NULL for all zeros; returns out[255].
+     * Delta decode of a full mini-block whose residuals are in the transposed order
+     * (residual k = row*8 + lane holds original position lane*32 + row):
+     * out = start + g * running sum of (base + lo[k] + hi[k]) in original order, mod 2^64,
+     * where hi (the patched exceptions) may be NULL for all zeros; returns out[255].
      */
     int64_t (*delta256)(const uint32_t *lo, uint64_t base, const uint64_t *hi, uint64_t start, uint64_t g, int64_t *out);
     /**

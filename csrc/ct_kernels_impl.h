@@ -9,6 +9,9 @@
  */
 #include <math.h>
 #include <string.h>
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "ct_kernels.h"
 
@@ -91,113 +94,127 @@ static void CT_K(unpack256)(const uint32_t *in, uint32_t *out, unsigned b)
     }
 }
 
+/*
+ * Delta decode of a full mini-block in the transposed order (docs/format.md):
+ * residual k = row * 8 + lane belongs to original position lane * 32 + row,
+ * so each lane is a run of 32 consecutive values and the prefix sums run down
+ * the rows, eight lanes at a time, with no dependency between lanes. The lane
+ * totals then give each run its starting offset.
+ */
 #if defined(CT_KERNEL_SCALAR_SCAN)
-/* Baseline targets lack cheap 64-bit lane shuffles and multiplies: four
- * interleaved scalar chains beat the vector scan there. */
+/* Baseline targets lack cheap 64-bit lane shuffles: eight scalar chains. */
 static int64_t CT_K(delta256)(const uint32_t *restrict lo, uint64_t base, const uint64_t *restrict hi, uint64_t start,
                               uint64_t g, int64_t *restrict out)
 {
-    enum { Q = CT_MINIBLOCK / 4 };
-    uint64_t *o = (uint64_t *)out, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#define CT_R(i) ((base + lo[i] + (hi ? hi[i] : 0)) * g)
-    for (unsigned j = 0; j < Q; j++) {
-        o[j] = s0 += CT_R(j);
-        o[Q + j] = s1 += CT_R(Q + j);
-        o[2 * Q + j] = s2 += CT_R(2 * Q + j);
-        o[3 * Q + j] = s3 += CT_R(3 * Q + j);
+    enum { R = CT_MINIBLOCK / CT_LANES };
+    uint64_t *o = (uint64_t *)out, acc[CT_LANES] = {0};
+    for (unsigned r = 0; r < R; r++)
+        for (unsigned l = 0; l < CT_LANES; l++) {
+            const unsigned k = r * CT_LANES + l;
+            acc[l] += (base + lo[k] + (hi ? hi[k] : 0)) * g;
+            o[l * R + r] = acc[l];
+        }
+    uint64_t off = start;
+    for (unsigned l = 0; l < CT_LANES; l++) {
+        for (unsigned r = 0; r < R; r++) o[l * R + r] += off;
+        off = o[l * R + R - 1];
     }
-#undef CT_R
-    uint64_t carry = start;
-    for (unsigned q = 0; q < 4; q++) {
-        for (unsigned j = 0; j < Q; j++) o[q * Q + j] += carry;
-        carry = o[q * Q + Q - 1];
-    }
-    return (int64_t)carry;
+    return (int64_t)off;
 }
 #else
-/* CT_SCAN_LANES uint64 lanes per step: 8 where 512-bit registers exist, else 4. */
-#ifndef CT_SCAN_LANES
-#define CT_SCAN_LANES 4
+/* CT_VW uint64 lanes per vector: 8 where 512-bit registers exist, else 4; a
+ * row of the mini-block (8 lanes) is 8 / CT_VW vectors. */
+#ifndef CT_VW
+#define CT_VW 4
 #endif
-typedef uint64_t CT_K(vq) __attribute__((vector_size(8 * CT_SCAN_LANES)));
-typedef uint32_t CT_K(vd) __attribute__((vector_size(4 * CT_SCAN_LANES)));
+typedef uint64_t CT_K(vq) __attribute__((vector_size(8 * CT_VW)));
+typedef uint32_t CT_K(vd) __attribute__((vector_size(4 * CT_VW)));
+enum { CT_K(HALVES) = CT_LANES / CT_VW };
 
-/* CT_SCAN_LANES uint32 widened to uint64 lanes. */
-static inline CT_K(vq) CT_K(load_wide)(const uint32_t *p)
+/* CT_VW uint32 zero-extended to uint64 lanes. gcc 12 lowers __builtin_convertvector
+ * to five instructions here, so use the one-instruction form where the ISA has it. */
+static inline CT_K(vq) CT_K(wide)(const uint32_t *p)
 {
+#if CT_VW == 8 && defined(__AVX512F__)
+    return (CT_K(vq))_mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)p));
+#elif CT_VW == 4 && defined(__AVX2__)
+    return (CT_K(vq))_mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)p));
+#else
     CT_K(vd) v;
     memcpy(&v, p, sizeof v);
     return __builtin_convertvector(v, CT_K(vq));
-}
-
-/* Inclusive prefix sum inside one vector: log2(lanes) shift-and-add steps. */
-static inline CT_K(vq) CT_K(scan)(CT_K(vq) x)
-{
-    const CT_K(vq) z = {0};
-#if CT_SCAN_LANES == 8
-    x += __builtin_shufflevector(x, z, 8, 0, 1, 2, 3, 4, 5, 6);
-    x += __builtin_shufflevector(x, z, 8, 8, 0, 1, 2, 3, 4, 5);
-    x += __builtin_shufflevector(x, z, 8, 8, 8, 8, 0, 1, 2, 3);
-#else
-    x += __builtin_shufflevector(x, z, 4, 0, 1, 2);
-    x += __builtin_shufflevector(x, z, 4, 4, 0, 1);
-#endif
-    return x;
-}
-
-static inline CT_K(vq) CT_K(last)(CT_K(vq) x)
-{
-#if CT_SCAN_LANES == 8
-    return __builtin_shufflevector(x, x, 7, 7, 7, 7, 7, 7, 7, 7);
-#else
-    return __builtin_shufflevector(x, x, 3, 3, 3, 3);
 #endif
 }
 
-/* The four quarters of a mini-block run as independent carry chains, so their
- * latencies overlap. G (compile-time) says whether to multiply by g, P whether
- * to add the sparse exception array hi. */
-static inline __attribute__((always_inline)) void CT_K(scan_quarters)(const uint32_t *restrict lo, uint64_t base, uint64_t g,
-                                                                      const uint64_t *restrict hi, uint64_t *restrict o,
-                                                                      const int G, const int P)
+/* Transpose a CT_VW x CT_VW matrix of uint64 held as row vectors. */
+static inline void CT_K(transpose)(CT_K(vq) m[CT_VW])
 {
-    enum { Q = CT_MINIBLOCK / 4, L = CT_SCAN_LANES };
-    CT_K(vq) c[4] = {{0}, {0}, {0}, {0}};
-    for (unsigned j = 0; j < Q; j += L) {
-        for (unsigned q = 0; q < 4; q++) {
-            CT_K(vq) x = CT_K(load_wide)(lo + q * Q + j) + base;
-            if (P) {
-                CT_K(vq) h;
-                memcpy(&h, hi + q * Q + j, sizeof h);
-                x += h;
-            }
-            if (G) x *= g;
-            x = CT_K(scan)(x) + c[q];
-            memcpy(o + q * Q + j, &x, sizeof x);
-            c[q] = CT_K(last)(x);
-        }
+#if CT_VW == 8
+    CT_K(vq) t[8];
+    for (unsigned i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(m[i], m[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        t[i + 1] = __builtin_shufflevector(m[i], m[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     }
+    for (unsigned i = 0; i < 8; i += 4)
+        for (unsigned j = 0; j < 2; j++) {
+            m[i + j] = __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            m[i + j + 2] = __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (unsigned j = 0; j < 4; j++) {
+        t[j] = __builtin_shufflevector(m[j], m[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        t[j + 4] = __builtin_shufflevector(m[j], m[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+    for (unsigned i = 0; i < 8; i++) m[i] = t[i];
+#else
+    const CT_K(vq) t0 = __builtin_shufflevector(m[0], m[1], 0, 4, 2, 6);
+    const CT_K(vq) t1 = __builtin_shufflevector(m[0], m[1], 1, 5, 3, 7);
+    const CT_K(vq) t2 = __builtin_shufflevector(m[2], m[3], 0, 4, 2, 6);
+    const CT_K(vq) t3 = __builtin_shufflevector(m[2], m[3], 1, 5, 3, 7);
+    m[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    m[1] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    m[2] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    m[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+#endif
 }
 
 static int64_t CT_K(delta256)(const uint32_t *restrict lo, uint64_t base, const uint64_t *restrict hi, uint64_t start,
                               uint64_t g, int64_t *restrict out)
 {
-    enum { Q = CT_MINIBLOCK / 4 };
+    enum { R = CT_MINIBLOCK / CT_LANES, H = CT_K(HALVES) };
+    /* running sums down the rows; rows[r][h] holds lanes h*CT_VW .. h*CT_VW+CT_VW-1 */
+    CT_K(vq) rows[R][H], acc[H];
+    memset(acc, 0, sizeof acc);
+    for (unsigned r = 0; r < R; r++)
+        for (unsigned h = 0; h < H; h++) {
+            const unsigned k = r * CT_LANES + h * CT_VW;
+            CT_K(vq) x = CT_K(wide)(lo + k) + base;
+            if (hi) {
+                CT_K(vq) v;
+                memcpy(&v, hi + k, sizeof v);
+                x += v;
+            }
+            if (g != 1) x *= g;
+            rows[r][h] = acc[h] += x;
+        }
+    /* lane l starts after the totals of lanes 0..l-1 */
+    uint64_t off[CT_LANES], run = start;
+    for (unsigned l = 0; l < CT_LANES; l++) {
+        off[l] = run;
+        run += acc[l / CT_VW][l % CT_VW];
+    }
     uint64_t *o = (uint64_t *)out;
-    if (g == 1) {
-        if (hi) CT_K(scan_quarters)(lo, base, g, hi, o, 0, 1);
-        else CT_K(scan_quarters)(lo, base, g, hi, o, 0, 0);
-    } else {
-        if (hi) CT_K(scan_quarters)(lo, base, g, hi, o, 1, 1);
-        else CT_K(scan_quarters)(lo, base, g, hi, o, 1, 0);
-    }
-    /* each quarter gets the running total before it */
-    uint64_t carry = start;
-    for (unsigned q = 0; q < 4; q++) {
-        for (unsigned j = 0; j < Q; j++) o[q * Q + j] += carry;
-        carry = o[q * Q + Q - 1];
-    }
-    return (int64_t)carry;
+    for (unsigned r0 = 0; r0 < R; r0 += CT_VW)
+        for (unsigned h = 0; h < H; h++) {
+            CT_K(vq) m[CT_VW];
+            for (unsigned i = 0; i < CT_VW; i++) m[i] = rows[r0 + i][h];
+            CT_K(transpose)(m); /* m[i] = rows r0.. of lane h*CT_VW + i */
+            for (unsigned i = 0; i < CT_VW; i++) {
+                const unsigned l = h * CT_VW + i;
+                const CT_K(vq) v = m[i] + off[l];
+                memcpy(o + l * R + r0, &v, sizeof v);
+            }
+        }
+    return (int64_t)run;
 }
 #endif
 
