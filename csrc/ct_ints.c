@@ -109,7 +109,8 @@ static uint64_t transform_cost(const int64_t *x, size_t n, int t)
     return cost + 64u * (uint64_t)t; /* seeds */
 }
 
-static int choose_transform(const int64_t *x, size_t n)
+/* The transform with the smallest estimate; *bits gets that estimate. */
+static int choose_transform(const int64_t *x, size_t n, uint64_t *bits)
 {
     int best = CT_XF_NONE;
     uint64_t best_cost = transform_cost(x, n, CT_XF_NONE);
@@ -120,6 +121,7 @@ static int choose_transform(const int64_t *x, size_t n)
             best_cost = c;
         }
     }
+    *bits = best_cost;
     return best;
 }
 
@@ -320,10 +322,22 @@ static int put_header(ct_writer *w, int t, int stage, const int64_t *x, size_t n
     return ct_put_varint(w, g);
 }
 
+/* Write the stream with the PFor stage; returns CT_OK or a negative status. */
+static int put_pfor(ct_writer *w, int t, const int64_t *x, size_t n, const int64_t *r, size_t m, uint64_t g)
+{
+    const ct_kernels *k = ct_kernels_get();
+    int64_t prev_ref = 0;
+    CT_TRY(put_header(w, t, CT_STAGE_PFOR, x, n, g));
+    for (size_t i = 0; i < m; i += MB) CT_TRY(pfor_put(w, r + i, min_sz(MB, m - i), &prev_ref, k));
+    return CT_OK;
+}
+
 int ct_ints_encode(const int64_t *x, size_t n, int compact, int transform, ct_writer *w)
 {
     if ((n && !x) || transform < CT_XF_AUTO || transform > CT_XF_DOD) return CT_ERR_ARG;
-    const int t = transform == CT_XF_AUTO ? choose_transform(x, n) : transform;
+    uint64_t est_bits;
+    const int t = transform == CT_XF_AUTO ? choose_transform(x, n, &est_bits) : transform;
+    if (transform != CT_XF_AUTO) est_bits = transform_cost(x, n, t);
     const size_t s = seeds_of(t, n), m = n - s;
     int rc = CT_OK;
     uint8_t *scratch = NULL;
@@ -342,33 +356,28 @@ int ct_ints_encode(const int64_t *x, size_t n, int compact, int transform, ct_wr
         for (size_t i = 0; i < m; i++) r[i] /= (int64_t)g;
 
     const size_t start = w->pos;
-    const ct_kernels *k = ct_kernels_get();
-    int64_t prev_ref = 0;
-    if ((rc = put_header(w, t, CT_STAGE_PFOR, x, n, g)) < 0) goto done;
-    const size_t head = w->pos - start;
-    for (size_t i = 0; i < m; i += MB)
-        if ((rc = pfor_put(w, r + i, min_sz(MB, m - i), &prev_ref, k)) < 0) goto done;
-
+    int64_t len = -1;
     if (compact && m >= 16) {
         const size_t cap = ct_ent_bound(m);
-        scratch = malloc(cap);
-        if (!scratch) {
+        if (!(scratch = malloc(cap))) {
             rc = CT_ERR_NOMEM;
             goto done;
         }
-        const int64_t len = ct_ent_encode(r, m, scratch, cap);
-        if (len < 0) {
+        if ((len = ct_ent_encode(r, m, scratch, cap)) < 0) {
             rc = (int)len;
             goto done;
         }
-        const size_t pfor_size = w->pos - start - head;
-        if ((size_t)len + 10 < pfor_size) {
-            w->pos = start;
-            if ((rc = put_header(w, t, CT_STAGE_ENTROPY, x, n, g)) < 0) goto done;
-            if ((rc = ct_put_varint(w, (uint64_t)len)) < 0) goto done;
-            if ((rc = ct_put_bytes(w, scratch, (size_t)len)) < 0) goto done;
-        }
+        /* PFor never beats plain packing by much: skip it when the entropy
+           stream is already clearly smaller than that estimate */
+        if ((uint64_t)len * 8 * 10 < est_bits * 7) goto entropy;
     }
+    if ((rc = put_pfor(w, t, x, n, r, m, g)) < 0) goto done;
+    if (len < 0 || (size_t)len + 10 >= w->pos - start) goto done;
+    w->pos = start;
+entropy:
+    if ((rc = put_header(w, t, CT_STAGE_ENTROPY, x, n, g)) < 0) goto done;
+    if ((rc = ct_put_varint(w, (uint64_t)len)) < 0) goto done;
+    rc = ct_put_bytes(w, scratch, (size_t)len);
 done:
     free(scratch);
     free(r);

@@ -229,18 +229,42 @@ def info(buf, *, context: str | None = None) -> BlockInfo:
     return _to_info(_codec.block_info(_buffer(buf), context))
 
 
-def decode(buf, *, context: str | None = None) -> np.ndarray:
-    """Decode a block produced by :func:`encode` into a new array.
+def decode(buf, *, out: np.ndarray | None = None, context: str | None = None) -> np.ndarray:
+    """Decode a block produced by :func:`encode`.
 
-    ``context`` (e.g. ``"segment 12, block 3"``) prefixes error messages.
+    Parameters
+    ----------
+    buf : bytes-like
+        One block.
+    out : numpy.ndarray, optional
+        Decode into this array instead of a new one: it must be C-contiguous,
+        writable, of the block's dtype and number of elements (its shape may
+        differ, e.g. a slice of a larger result). Returned on success.
+    context : str, optional
+        Prefixes error messages, e.g. ``"segment 12, block 3"``.
+
     Raises CorruptDataError (or a subclass) for anything but a valid block.
+
+    >>> import numpy as np
+    >>> result = np.empty(6, dtype=np.int64)
+    >>> _ = decode(encode(np.arange(3)), out=result[:3])
+    >>> _ = decode(encode(np.arange(3) * 2), out=result[3:])
+    >>> result.tolist()
+    [0, 1, 2, 0, 2, 4]
     """
-    holder = {}
 
     def allocate(d: dict) -> np.ndarray:
-        holder["info"] = _to_info(d)
-        bi = holder["info"]
-        return np.empty(bi.shape, dtype=bi.dtype)
+        bi = _to_info(d)
+        if out is None:
+            return np.empty(bi.shape, dtype=bi.dtype)
+        if not isinstance(out, np.ndarray) or not out.flags.c_contiguous or not out.flags.writeable:
+            raise InvalidArgumentError("out must be a writable C-contiguous numpy array")
+        count = int(np.prod(bi.shape, dtype=np.int64))
+        if out.dtype != bi.dtype or out.size != count:
+            raise InvalidArgumentError(
+                f"out holds {out.size} x {out.dtype}, the block holds {count} x {bi.dtype}"
+            )
+        return out
 
     return _codec.decode_block(_buffer(buf), allocate, context)
 
