@@ -46,7 +46,8 @@ static int check_dtype(int dt, uint64_t itemsize)
     if (dt < CT_DT_BOOL || dt > CT_DT_UNICODE) return CT_ERR_UNSUPPORTED;
     const size_t fixed = ct_dtype_itemsize(dt);
     if (fixed) return itemsize == fixed ? CT_OK : CT_ERR_CORRUPT;
-    if (itemsize == 0 || (dt == CT_DT_UNICODE && itemsize % 4)) return CT_ERR_CORRUPT;
+    /* numpy's own limit on an item is a signed 32-bit size */
+    if (itemsize == 0 || itemsize > INT32_MAX || (dt == CT_DT_UNICODE && itemsize % 4)) return CT_ERR_CORRUPT;
     return CT_OK;
 }
 
@@ -391,6 +392,33 @@ int64_t ct_block_encode(const void *src, const ct_block_info *info, const ct_enc
     return (int64_t)total;
 }
 
+/*
+ * Walk the payload's headers without decoding: every length must fit and the
+ * payload must be consumed exactly. Run before the caller allocates, so that
+ * a forged count that the payload cannot hold is refused cheaply (only an
+ * entropy-coded or run-length stream can legitimately be tiny for its count).
+ */
+static int check_structure(const ct_block_info *info)
+{
+    const size_t n = (size_t)info->count, nbytes = n * info->itemsize;
+    ct_reader r = {info->payload, (size_t)info->payload_len, 0};
+    uint64_t k;
+    switch (info->codec) {
+    case CT_CODEC_RAW: r.pos = r.len; return r.len == nbytes ? CT_OK : CT_ERR_CORRUPT;
+    case CT_CODEC_BLOSC: CT_TRY(ct_blosc_skip(&r, nbytes)); break;
+    case CT_CODEC_DECIMAL: CT_TRY(ct_decimal_skip(&r, n, info->itemsize)); break;
+    case CT_CODEC_INT: CT_TRY(ct_ints_skip(&r, n)); break;
+    case CT_CODEC_RLE: case CT_CODEC_DICT:
+        CT_TRY(ct_get_varint(&r, &k));
+        if (k > n || (n && !k)) return CT_ERR_CORRUPT;
+        CT_TRY(ct_ints_skip(&r, (size_t)k));
+        CT_TRY(ct_ints_skip(&r, info->codec == CT_CODEC_RLE ? (size_t)k : n));
+        break;
+    default: return CT_ERR_UNSUPPORTED;
+    }
+    return r.pos == r.len ? CT_OK : CT_ERR_TRAILING;
+}
+
 int ct_block_open(const uint8_t *src, size_t len, ct_block_info *info)
 {
     if (!info || (!src && len)) return CT_ERR_ARG;
@@ -405,7 +433,7 @@ int ct_block_open(const uint8_t *src, size_t len, ct_block_info *info)
     if (len < hlen) return CT_ERR_TRUNCATED;
     const uint64_t payload_len = ct_load_u64le(src + 24);
     if (payload_len > len - hlen) return CT_ERR_TRUNCATED;
-    if (payload_len < len - hlen) return CT_ERR_CORRUPT; /* trailing bytes */
+    if (payload_len < len - hlen) return CT_ERR_TRAILING;
     uint32_t crc = ct_crc32c(0, src, hlen - 4);
     crc = ct_crc32c(crc, src + hlen, (size_t)payload_len);
     if (crc != ct_load_u32le(src + hlen - 4)) return CT_ERR_CHECKSUM;
@@ -433,7 +461,7 @@ int ct_block_open(const uint8_t *src, size_t len, ct_block_info *info)
     if (count != info->count) return CT_ERR_CORRUPT;
     /* a block may not claim more values than memory could hold */
     if (count && info->itemsize > (uint64_t)(SIZE_MAX / 16) / count) return CT_ERR_CORRUPT;
-    return CT_OK;
+    return check_structure(info);
 }
 
 int ct_block_decode(const ct_block_info *info, void *dst, size_t dst_bytes)
@@ -454,7 +482,8 @@ int ct_block_decode(const ct_block_info *info, void *dst, size_t dst_bytes)
     case CT_CODEC_INT: case CT_CODEC_RLE: case CT_CODEC_DICT: {
         /* 8-byte integers decode in place; narrower ones through a temporary */
         const int wide = info->itemsize == 8;
-        int64_t *v = wide ? (int64_t *)dst : malloc((n ? n : 1) * sizeof *v);
+        int64_t none;
+        int64_t *v = wide ? (n ? (int64_t *)dst : &none) : malloc((n ? n : 1) * sizeof *v);
         if (!v) return CT_ERR_NOMEM;
         rc = info->codec == CT_CODEC_INT ? ct_ints_decode(&r, v, n)
            : info->codec == CT_CODEC_RLE ? rle_decode(&r, v, n)
@@ -465,6 +494,12 @@ int ct_block_decode(const ct_block_info *info, void *dst, size_t dst_bytes)
     }
     default: return CT_ERR_UNSUPPORTED;
     }
-    if (rc >= 0 && r.pos != r.len) rc = CT_ERR_CORRUPT; /* the payload must be consumed exactly */
+    if (rc >= 0 && r.pos != r.len) rc = CT_ERR_TRAILING; /* the payload must be consumed exactly */
+    if (rc >= 0 && info->dtype == CT_DT_BOOL) {
+        /* raw and blosc payloads could carry any byte; a bool is 0 or 1 */
+        unsigned char bad = 0;
+        for (size_t i = 0; i < n; i++) bad |= ((const unsigned char *)dst)[i] > 1;
+        if (bad) rc = CT_ERR_CORRUPT;
+    }
     return rc;
 }

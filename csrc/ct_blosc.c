@@ -49,17 +49,33 @@ int ct_blosc_encode(const void *src, size_t nbytes, size_t typesize, int compact
     return CT_OK;
 }
 
-int ct_blosc_decode(ct_reader *r, void *dst, size_t nbytes)
+/* Read the chunk's length and check its own header against the expected size. */
+static int chunk_get(ct_reader *r, size_t nbytes, const uint8_t **src, size_t *len)
 {
     uint64_t clen;
-    const uint8_t *src;
     CT_TRY(ct_get_varint(r, &clen));
     if (clen > ct_reader_left(r)) return CT_ERR_TRUNCATED;
     if (clen > (uint64_t)INT32_MAX || nbytes > (size_t)BLOSC2_MAX_BUFFERSIZE) return CT_ERR_CORRUPT;
-    CT_TRY(ct_get_bytes(r, (size_t)clen, &src));
+    CT_TRY(ct_get_bytes(r, (size_t)clen, src));
     int32_t want, cbytes, bsize;
-    if (clen < BLOSC_MIN_HEADER_LENGTH || blosc2_cbuffer_sizes(src, &want, &cbytes, &bsize) < 0) return CT_ERR_CORRUPT;
-    if ((size_t)want != nbytes || (uint64_t)cbytes != clen) return CT_ERR_CORRUPT;
+    if (clen < BLOSC_MIN_HEADER_LENGTH || blosc2_cbuffer_sizes(*src, &want, &cbytes, &bsize) < 0) return CT_ERR_CORRUPT;
+    if (want < 0 || (size_t)want != nbytes || cbytes < 0 || (uint64_t)cbytes != clen) return CT_ERR_CORRUPT;
+    *len = (size_t)clen;
+    return CT_OK;
+}
+
+int ct_blosc_skip(ct_reader *r, size_t nbytes)
+{
+    const uint8_t *src;
+    size_t len;
+    return chunk_get(r, nbytes, &src, &len);
+}
+
+int ct_blosc_decode(ct_reader *r, void *dst, size_t nbytes)
+{
+    const uint8_t *src;
+    size_t clen;
+    CT_TRY(chunk_get(r, nbytes, &src, &clen));
     pthread_once(&blosc_once, blosc_init_once);
     blosc2_dparams dp = BLOSC2_DPARAMS_DEFAULTS;
     dp.nthreads = 1;

@@ -15,5 +15,7 @@ size_t ct_blosc_bound(size_t nbytes);
 int ct_blosc_encode(const void *src, size_t nbytes, size_t typesize, int compact, ct_writer *w);
 /** Decode one chunk that must expand to exactly nbytes into dst. */
 int ct_blosc_decode(ct_reader *r, void *dst, size_t nbytes);
+/** Step over a chunk, checking that it expands to exactly nbytes. */
+int ct_blosc_skip(ct_reader *r, size_t nbytes);
 
 #endif

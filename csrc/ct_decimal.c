@@ -83,6 +83,20 @@ done:
     return rc;
 }
 
+int ct_decimal_skip(ct_reader *r, size_t n, size_t itemsize)
+{
+    uint8_t e;
+    uint64_t nexc, gap;
+    const uint8_t *raw;
+    CT_TRY(ct_get_u8(r, &e));
+    CT_TRY(ct_get_varint(r, &nexc));
+    if (e > CT_DEC_MAX_E || nexc > n) return CT_ERR_CORRUPT;
+    for (uint64_t j = 0; j < nexc; j++) CT_TRY(ct_get_varint(r, &gap));
+    if (nexc > ct_reader_left(r) / itemsize) return CT_ERR_TRUNCATED;
+    CT_TRY(ct_get_bytes(r, (size_t)nexc * itemsize, &raw));
+    return ct_ints_skip(r, n);
+}
+
 int ct_decimal_decode(ct_reader *r, void *dst, size_t n, size_t itemsize)
 {
     if (itemsize != 4 && itemsize != 8) return CT_ERR_ARG;
@@ -110,6 +124,10 @@ int ct_decimal_decode(ct_reader *r, void *dst, size_t n, size_t itemsize)
             goto done;
         }
         pos[j] = (size_t)p;
+    }
+    if (nexc > ct_reader_left(r) / itemsize) {
+        rc = CT_ERR_TRUNCATED;
+        goto done;
     }
     if ((rc = ct_get_bytes(r, (size_t)nexc * itemsize, &raw)) < 0) goto done;
     if ((rc = ct_ints_decode(r, ints, n)) < 0) goto done;

@@ -24,5 +24,7 @@
 int ct_decimal_encode(const void *src, size_t n, size_t itemsize, int compact, double max_exc_fraction, ct_writer *w);
 size_t ct_decimal_bound(size_t n, size_t itemsize);
 int ct_decimal_decode(ct_reader *r, void *dst, size_t n, size_t itemsize);
+/** Step over a decimal payload of n values, checking its structure (see ct_ints_skip). */
+int ct_decimal_skip(ct_reader *r, size_t n, size_t itemsize);
 
 #endif

@@ -3,38 +3,66 @@
  *
  * Model: values are split into adaptive bins [lower, lower + 2^w); the bin
  * index is rANS coded and the offset is written as w raw bits. Bins come
- * from a DP over sorted values (narrow where values are dense, wide where
- * sparse), as in pcodec. Optionally the bin is coded in one of up to 4
- * contexts chosen by the magnitude class of the previous value's bin
+ * from a DP over the sorted distinct values (narrow where values are dense,
+ * wide where sparse), as in pcodec. Optionally the bin is coded in one of up
+ * to 8 contexts chosen by the magnitude class of the previous value's bin
  * (vessels keep their speed); bins, precision and contexts are chosen per
  * block by estimated cost, so small blocks get small tables.
  *
- * Decode speed: the block is cut into NST equal segments, each coded by its
- * own rANS state with its own context chain, so the NST dependency chains
- * (state -> table -> next context) run in parallel; renormalisation is
- * branch-free. A second pass adds the raw offsets with a 64-bit bit reader.
+ * Decode: the block is cut into NST = 4 equal segments, each coded by its
+ * own rANS state (32-bit, in [2^15, 2^31), 16-bit renormalisation) with its
+ * own context chain, so 4 dependency chains run in parallel. One 64-bit
+ * table entry per (context, slot) gives freq, slot - cum, the bin and the
+ * next context's table base: one load per symbol. Renormalisation is
+ * branch-free. Decoding runs in chunks of CHUNK rounds: pass 1 rANS-decodes
+ * 4 * CHUNK bins into an L1-resident buffer, pass 2 adds the raw offsets,
+ * which the encoder writes in the same round-major order.
+ * Encode: a key histogram over a window of <= 65536 keys around 0 plus a
+ * sort of the few keys outside it (instead of sorting all n keys), the
+ * window reused as a key -> bin map, and a division-free rANS step (32-bit
+ * reciprocal, exact because states stay below 2^31).
  *
  * Stream (bit fields LSB-first; full layout in docs/format.md):
  *   table bits: gamma(nbins); per bin: lower (first: zigzag, then the gap
  *   lower[i] - lower[i-1] - 1) and gamma(width + 1); if nbins > 1: prec (4),
  *   nctx - 1 (3), nctx - 1 class thresholds (8 each), per context an
- *   exp-Golomb order (4) and nbins frequencies summing to 2^prec; zero pad.
- *   If nbins > 1: NST (1 if n < NST) 32-bit LE final states, then 16-bit
- *   LE rANS words. Then the raw offset bits, zero pad. Nothing else: n and
- *   the length are stored by the caller.
+ *   exp-Golomb order (4) and nbins frequencies summing to 2^prec, then the
+ *   number of rANS words (u64 code); zero pad. If nbins > 1: 4 32-bit LE
+ *   final states, the 16-bit LE rANS words, then the raw offset bits in
+ *   decode order (S = n / 4; round t = 0..S-1, segment j = 0..3: value
+ *   j*S + t; then the n - 4S tail values), zero pad. If nbins == 1 the
+ *   raw offsets follow the table bits in value order. n and the length
+ *   are stored by the caller.
  *
  * Measured (AIS New York harbour week, 172,678 residuals per column; AMD
- * EPYC Zen 4 at 2.6 GHz, gcc -O3; bits/value whole column | 4096 blocks):
+ * EPYC Zen 4 at 2.6 GHz, gcc -O3, medians; a second process shared the
+ * machine, figures vary by ~10%; bits/value whole column | 4096 blocks):
  *   t    5.50 | 5.54   (order-0 entropy of exact values 5.68)
- *   lon  7.40 | 7.59   (8.29; 7.39 given the previous magnitude class)
- *   lat  7.13 | 7.33   (8.04; 7.13)
- *   decode 290-310 M values/s (~8.7 cycles/value: ~60% rANS, ~35% offsets),
- *   encode 32-42 M values/s; both scale with clock (~1.8x at 4.7 GHz).
- * Design choices these numbers drove: the signed magnitude class as context
- * (-0.13 bit vs unsigned), up to 8 contexts (-0.12 bit vs 4, no measurable
- * decode cost), prec = bitlen(n) - 4 clamped to [6, 12] (small tables win
- * for small blocks: 4096 values at prec 9 beat prec 12 by 0.04 bit), and
- * arithmetic (not branchy) renormalisation (the branch halved decode speed).
+ *   lon  7.41 | 7.60   (8.29; 7.39 given the previous magnitude class)
+ *   lat  7.13 | 7.34   (8.04; 7.13)
+ *   decode ~300 M values/s whole column and in 4096-value blocks (~5.8
+ *   cycles/value rANS, ~2.6 offsets, the rest tables: the 450 M/s target
+ *   needs a different decoder, e.g. SIMD or tANS-style);
+ *   encode ~70-90 M values/s whole column, ~40-50 in 4096-value blocks
+ *   (there per-block model fitting dominates: bin DP ~25%, context DP ~25%).
+ * Before this revision (4 states, 6-byte split tables, full radix sort,
+ * divisions): t 5.50|5.54, lon 7.40|7.59, lat 7.13|7.33 bits; decode
+ * ~300 M/s, encode 32-42 M/s.
+ * What paid: reciprocal encode + histogram instead of sort + scratch cut
+ * from 18 to ~5 bytes/value (whole-column encode 2x); caching the DP's
+ * count-dependent cost per count and a division-free log2 (4096-block
+ * encode +25%); grouping the context classes into <= 12 groups before
+ * the context DP (+10% 4096-block encode, 0.007 bit).
+ * What did not: 8 states (NST 8 still compiles: +10% on the rANS pass and
+ * +5% whole-column decode, but no gain in 4096 blocks and +0.03 bit/value
+ * there for 16 more state bytes), fusing the offset read into the rANS
+ * loop (register pressure: slower with 8 states, no gain with 4), a cmov renormalisation
+ * (gcc emits a branch: -35%), PREC_TOP 11/10 (+0.03/+0.07 bit on t, decode
+ * speed unchanged), SPAN 16 or half the atoms (+0.02/+0.09 bit), 8 context
+ * groups (+0.015 bit). Earlier design choices: the signed magnitude class
+ * as context (-0.13 bit vs unsigned), up to 8 contexts (-0.12 bit vs 4),
+ * prec = bitlen(n) - 4 clamped to [6, 12] (4096 values at prec 9 beat prec
+ * 12 by 0.04 bit), arithmetic (not branchy) renormalisation.
  */
 #include "ct_entropy.h"
 #include "ct_error.h"
@@ -42,14 +70,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NST 4               /* rANS states = parallel segments */
-#define RANS_L (1u << 16)   /* state lower bound; renormalise by 16-bit words */
+#define NST 4               /* rANS states = parallel segments (format constant; 4 or 8) */
+#define CHUNK 256           /* decode rounds per chunk (bins kept in L1) */
+#define HIST_MAX 65536      /* encoder key histogram window, max entries */
+#define RANS_L (1u << 15)   /* state in [2^15, 2^31); renormalise by 16-bit words */
 #define MAX_BINS 4096
-#define MAX_CTX 8           /* 3-bit field; stab entries need nctx << prec <= 2^16 */
+#define MAX_CTX 8           /* 3-bit field */
 #define NCLS 129            /* signed magnitude classes -64..64 */
 #define PREC_ADJ (-4)       /* prec = bitlen(n) + PREC_ADJ, in [6, PREC_TOP] */
 #define PREC_TOP 12
-#define PREC_MAX 14         /* decode tables: nctx << prec entries */
+#define PREC_MAX 12         /* decode tables: nctx << prec entries of 8 bytes */
+#define CTX_GROUPS 12       /* class groups the context DP chooses from */
 #define SPAN 32             /* max atoms merged into one bin by the DP */
 #define LOG2E 1.4426950408889634
 
@@ -75,8 +106,10 @@ static inline uint32_t ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); re
 static inline void st32(uint8_t *p, uint32_t v) { v = LE32(v); memcpy(p, &v, 4); }
 static inline void st16(uint8_t *p, uint16_t v) { v = LE16(v); memcpy(p, &v, 2); }
 
-/* log2 for cost estimates only, without libm: exponent + a polynomial in
- * the mantissa (abs. error < 1e-4 bit, plenty for comparing costs). */
+/* log2 for cost estimates only, without libm or a division: exponent + a
+ * degree-6 polynomial in the mantissa (abs. error < 6e-6 bit, plenty for
+ * comparing costs; the division-based series it replaced cost 15-20% of
+ * encoding a 4096-value block). */
 static inline double flog2(double x)
 {
     uint64_t b;
@@ -85,9 +118,11 @@ static inline double flog2(double x)
     b = (b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
     double m;
     memcpy(&m, &b, 8);
-    /* log2(m), m in [1,2): log2(sqrt2) + series in t = (m - sqrt2) / (m + sqrt2) */
-    const double t = (m - 1.4142135623730951) / (m + 1.4142135623730951), t2 = t * t;
-    return e + 0.5 + 2.8853900817779268 * t * (1 + t2 * (1.0 / 3 + t2 * (1.0 / 5)));
+    const double t = m - 1;
+    return e + 5.060327953e-06 +
+           t * (1.442395588944 +
+                t * (-0.716987567873 +
+                     t * (0.453858205290 + t * (-0.272355827038 + t * (0.117906861150 + t * -0.024825984443)))));
 }
 
 /* Signed magnitude class of the bin's value closest to zero, biased to
@@ -223,27 +258,38 @@ static uint64_t br_u64(br_t *b)
 
 /* ---------- encoder ---------- */
 
-/* LSD radix sort, 11-bit digits, only over the `bits` low bits that vary. */
+/* LSD radix sort (8-bit digits) of the few keys outside the histogram
+ * window; n >= 1. Returns the buffer holding the result. */
 static uint64_t *radix_sort(uint64_t *a, uint64_t *b, size_t n, unsigned bits)
 {
-    size_t hist[2048];
-    for (unsigned sh = 0; sh < bits; sh += 11) {
+    size_t hist[256];
+    for (unsigned sh = 0; sh < bits; sh += 8) {
         memset(hist, 0, sizeof hist);
-        for (size_t i = 0; i < n; i++) hist[(a[i] >> sh) & 2047]++;
-        if (hist[(a[0] >> sh) & 2047] == n) continue; /* digit constant: skip pass */
+        for (size_t i = 0; i < n; i++) hist[(a[i] >> sh) & 255]++;
+        if (hist[(a[0] >> sh) & 255] == n) continue; /* digit constant: skip pass */
         size_t s = 0;
-        for (size_t d = 0; d < 2048; d++) {
+        for (size_t d = 0; d < 256; d++) {
             const size_t c = hist[d];
             hist[d] = s;
             s += c;
         }
-        for (size_t i = 0; i < n; i++) b[hist[(a[i] >> sh) & 2047]++] = a[i];
+        for (size_t i = 0; i < n; i++) b[hist[(a[i] >> sh) & 255]++] = a[i];
         uint64_t *t = a;
         a = b;
         b = t;
     }
     return a;
 }
+
+/* Encoder symbol: division-free rANS step by a 32-bit reciprocal
+ * (Alverson; exact for x < 2^31, which RANS_L = 2^15 guarantees). */
+typedef struct {
+    uint32_t xmax; /* renormalise first if x >= xmax = freq << (31 - prec) */
+    uint32_t rcp;
+    uint32_t bias;
+    uint16_t cmpl; /* M - freq */
+    uint16_t shift;
+} esym_t;
 
 typedef struct {
     unsigned nbins, nctx, prec;
@@ -255,6 +301,7 @@ typedef struct {
     uint8_t cmap[MAX_BINS];                  /* context of the NEXT value */
     uint32_t *freq, *cum; /* [ctx * nbins + bin] */
     uint64_t *cnt;
+    esym_t *esym;         /* [ctx * nbins + bin] */
 } model_t;
 
 /* Header of the single-bin stream (also the fallback), in bytes. */
@@ -278,67 +325,81 @@ static size_t write_single(uint8_t *dst, const int64_t *src, size_t n, int64_t l
 }
 
 /*
- * Choose bins over the sorted keys (values minus the minimum): group equal
- * keys into at most ~2*amax "atoms" (equal-count chunks, a heavy value stays
- * alone), then a DP merges runs of up to SPAN adjacent atoms into bins,
- * minimising estimated bits: entropy + offset bits + table bits + the
- * penalty for rare bins that must still get 1/M of the code space.
+ * Choose bins over the m distinct keys uk[] (values minus the minimum,
+ * increasing) with counts uc[] (total n): group them into at most ~2*amax
+ * "atoms" (equal-count chunks, a heavy value stays alone), then a DP merges
+ * runs of up to SPAN adjacent atoms into bins, minimising estimated bits:
+ * entropy + offset bits + table bits + the penalty for rare bins that must
+ * still get 1/M of the code space.
  */
-static int choose_bins(model_t *md, const uint64_t *sk, size_t n, int64_t mn)
+static int choose_bins(model_t *md, const uint64_t *uk, const uint32_t *uc, size_t m, size_t n, int64_t mn)
 {
     const uint32_t M = 1u << md->prec;
     size_t amax = n / 16;
     if (amax < 32) amax = 32;
     if (amax > M / 2 - 1) amax = M / 2 - 1;
-    size_t m = 1;
-    for (size_t i = 1; i < n; i++) m += sk[i] != sk[i - 1];
     const size_t tc = m > amax ? (n + amax - 1) / amax : 0;
 
     const size_t acap = 2 * amax + 2;
     uint64_t *lo = malloc(acap * 3 * sizeof(uint64_t));
-    double *best = malloc((acap + 1) * sizeof(double));
+    double *best = malloc((acap + 1) * 2 * sizeof(double));
     uint32_t *from = malloc((acap + 1) * sizeof(uint32_t));
     if (!lo || !best || !from) {
         free(lo), free(best), free(from);
         return CT_ERR_NOMEM;
     }
     uint64_t *hi = lo + acap, *pc = hi + acap; /* pc: prefix counts */
+    double *tbi = best + acap + 1;             /* table bits of a bin starting at atom i */
     size_t na = 0, cur = 0;
     pc[0] = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && sk[j] == sk[i]) j++;
-        const size_t c = j - i;
+    for (size_t u = 0; u < m; u++) {
+        const size_t c = uc[u];
         if (tc == 0 || c >= tc) {
             if (cur) na++, cur = 0; /* close the open atom */
-            lo[na] = hi[na] = sk[i];
+            lo[na] = hi[na] = uk[u];
             pc[na + 1] = pc[na] + c;
             na++;
         } else {
-            if (!cur) lo[na] = sk[i], pc[na + 1] = pc[na];
-            hi[na] = sk[i];
+            if (!cur) lo[na] = uk[u], pc[na + 1] = pc[na];
+            hi[na] = uk[u];
             pc[na + 1] += c;
             cur += c;
             if (cur >= tc) na++, cur = 0;
         }
-        i = j;
     }
     if (cur) na++;
+    for (size_t i = 0; i < na; i++) tbi[i] = (i ? u64_bits(lo[i] - lo[i - 1] - 1) : 0) + 2;
 
     const double N = (double)n, logN = flog2(N), minC = N / M, fscale = M / N;
+    /* the count-dependent part of a bin's cost; cached per count when
+     * there are fewer counts than DP steps (small blocks) */
+#define CCOST(C, ce) ((C) * (logN - flog2(ce)) + ((ce) - (C)) * LOG2E + bitlen((uint64_t)((C) * fscale) + 1))
+    double *cc = NULL;
+    if (n < na * SPAN && (cc = malloc((n + 1) * sizeof(double))) != NULL)
+        for (size_t C = 0; C <= n; C++) {
+            const double Cd = (double)C, ce = Cd > minC ? Cd : minC;
+            cc[C] = CCOST(Cd, ce);
+        }
     best[0] = 0;
     for (size_t j = 1; j <= na; j++) {
         double bj = 1e300;
         uint32_t bi = 0;
         const size_t i0 = j > SPAN ? j - SPAN : 0;
-        for (size_t i = j; i-- > i0;) {
-            const double C = (double)(pc[j] - pc[i]);
-            const unsigned w = bitlen(hi[j - 1] - lo[i]);
-            const double ce = C > minC ? C : minC;
-            const unsigned tb = gamma_bits(w + 1) + (i ? u64_bits(lo[i] - lo[i - 1] - 1) : 0) + 2;
-            const double cost = best[i] + C * w + C * (logN - flog2(ce)) + (ce - C) * LOG2E + tb +
-                                bitlen((uint64_t)(C * fscale) + 1);
-            if (cost < bj) bj = cost, bi = (uint32_t)i;
+        if (cc) {
+            for (size_t i = j; i-- > i0;) {
+                const uint64_t C = pc[j] - pc[i];
+                const unsigned w = bitlen(hi[j - 1] - lo[i]);
+                const double cost = best[i] + tbi[i] + (double)C * w + cc[C] + gamma_bits(w + 1);
+                if (cost < bj) bj = cost, bi = (uint32_t)i;
+            }
+        } else {
+            for (size_t i = j; i-- > i0;) {
+                const double C = (double)(pc[j] - pc[i]);
+                const unsigned w = bitlen(hi[j - 1] - lo[i]);
+                const double ce = C > minC ? C : minC;
+                const double cost = best[i] + tbi[i] + C * w + CCOST(C, ce) + gamma_bits(w + 1);
+                if (cost < bj) bj = cost, bi = (uint32_t)i;
+            }
         }
         best[j] = bj;
         from[j] = bi;
@@ -362,8 +423,9 @@ static int choose_bins(model_t *md, const uint64_t *sk, size_t n, int64_t mn)
         md->lower[b] = u2i((uint64_t)mn + md->key[b]);
         md->cls[b] = (uint8_t)bin_class(md->lower[b], md->w[b]);
     }
-    free(lo), free(best), free(from);
+    free(lo), free(best), free(from), free(cc);
     return CT_OK;
+#undef CCOST
 }
 
 /* Estimated bits of coding the histogram h[0..nb) (total T) in one context,
@@ -409,13 +471,30 @@ static int choose_contexts(model_t *md, const uint16_t *bin, size_t n, uint8_t *
     const uint32_t M = 1u << md->prec;
     uint64_t ccnt[NCLS] = {0};
     unsigned cidx[NCLS], cval[NCLS], kc = 0;
+    uint64_t gcnt[NCLS];
 
     md->nctx = 1;
     if (n >= 512 && nb > 2) {
         prev_classes(md, bin, n, pc);
         for (size_t i = 0; i < n; i++) ccnt[pc[i] == START_CLASS ? 64 : pc[i]]++;
+        /* group adjacent classes into at most ~CTX_GROUPS groups of similar
+         * count (a heavy class stays alone): the DP below costs
+         * groups^2 * nbins, and finer groups gained < 0.005 bit/value */
+        const uint64_t tgt = n / CTX_GROUPS + 1;
+        uint64_t gc = 0;
+        for (unsigned c = 0; c < NCLS; c++) {
+            if (!ccnt[c]) continue;
+            if (kc && gc + ccnt[c] <= tgt && gc < tgt / 2 + 1) { /* join the open group */
+                gc += ccnt[c];
+                cidx[c] = kc - 1;
+                continue;
+            }
+            cval[kc] = c, cidx[c] = kc++;
+            gc = ccnt[c];
+        }
+        for (unsigned g = 0; g < kc; g++) gcnt[g] = 0;
         for (unsigned c = 0; c < NCLS; c++)
-            if (ccnt[c]) cval[kc] = c, cidx[c] = kc++;
+            if (ccnt[c]) gcnt[cidx[c]] += ccnt[c];
     }
     if (kc >= 2) {
         uint64_t *J = calloc((size_t)kc * nb + nb, sizeof(uint64_t));
@@ -433,7 +512,7 @@ static int choose_contexts(model_t *md, const uint16_t *bin, size_t n, uint8_t *
             for (unsigned b = a; b < kc; b++) {
                 const uint64_t *row = J + (size_t)b * nb;
                 for (unsigned s = 0; s < nb; s++) acc[s] += row[s];
-                T += (double)ccnt[cval[b]];
+                T += (double)gcnt[b];
                 rc[a * kc + b] = ctx_cost(acc, nb, T, M);
             }
         }
@@ -524,7 +603,9 @@ static void normalize(const uint64_t *cnt, unsigned nb, uint32_t M, uint32_t *f,
     for (unsigned b = 0; b < nb; b++) cum[b] = c, c += f[b];
 }
 
-static size_t write_header(const model_t *md, uint8_t *out)
+
+/* Table bits (byte-padded) into out; nw = number of rANS words. */
+static size_t write_header(const model_t *md, uint64_t nw, uint8_t *out)
 {
     bw_t bw = {out, 0, 0};
     const unsigned nb = md->nbins;
@@ -547,31 +628,67 @@ static size_t write_header(const model_t *md, uint8_t *out)
         bw_put(&bw, bk, 4);
         for (unsigned b = 0; b < nb; b++) bw_eg(&bw, md->freq[c * nb + b], bk);
     }
+    bw_u64(&bw, nw);
     return (size_t)(bw_end(&bw) - out);
 }
 
-/* rANS-encode the bin sequence backwards; words end at wend. Returns the
- * number of 16-bit words; final states in xs[]. */
-static size_t ans_encode(const model_t *md, const uint16_t *bin, size_t n, uint16_t *wend, uint32_t *xs)
+static void build_esym(model_t *md)
 {
     const unsigned prec = md->prec, nb = md->nbins;
+    const uint32_t M = 1u << prec;
+    for (size_t k = 0; k < (size_t)md->nctx * nb; k++) {
+        const uint32_t f = md->freq[k], q = md->cum[k];
+        esym_t *e = &md->esym[k];
+        e->xmax = f << (31 - prec);
+        e->cmpl = (uint16_t)(M - f);
+        if (f < 2) { /* q = x - 1 for x >= 1: x' = x * M + cum */
+            e->rcp = ~0u;
+            e->shift = 0;
+            e->bias = q + M - 1;
+        } else {
+            unsigned sh = 0;
+            while (f > (1u << sh)) sh++;
+            e->rcp = (uint32_t)((((uint64_t)1 << (sh + 31)) + f - 1) / f);
+            e->shift = (uint16_t)(sh - 1);
+            e->bias = q;
+        }
+    }
+}
+
+/* rANS-encode the bin sequence backwards (exact reverse of the decoder's
+ * order: the tail, then rounds t = S-1..0, states NST-1..0); words end at
+ * wend. Returns the number of 16-bit words; final states in xs[]. Branch-free
+ * renormalisation: the word is always stored, the pointer moves only if
+ * needed. */
+static size_t ans_encode(const model_t *md, const uint16_t *bin, size_t n, uint16_t *wend, uint32_t *xs)
+{
+    const unsigned nb = md->nbins;
     const size_t S = n / NST;
+    const esym_t *es = md->esym;
+    const uint8_t *cm = md->cmap;
     uint32_t x[NST];
     uint16_t *wp = wend;
     for (int j = 0; j < NST; j++) x[j] = RANS_L;
-#define ENC(j, i, isstart)                                                    \
-    do {                                                                      \
-        const unsigned c_ = (isstart) ? 0 : md->cmap[bin[(i) - 1]];           \
-        const uint32_t f_ = md->freq[c_ * nb + bin[i]], q_ = md->cum[c_ * nb + bin[i]]; \
-        if (x[j] >= ((uint64_t)f_ << (32 - prec))) {                           \
-            *--wp = (uint16_t)x[j];                                           \
-            x[j] >>= 16;                                                      \
-        }                                                                     \
-        x[j] = ((x[j] / f_) << prec) + x[j] % f_ + q_;                        \
+#define ENC(j, k)                                                                   \
+    do {                                                                            \
+        const esym_t *e_ = es + (k);                                                \
+        uint32_t x_ = x[j];                                                         \
+        const uint32_t r_ = x_ >= e_->xmax;                                         \
+        wp[-1] = (uint16_t)x_;                                                      \
+        wp -= r_;                                                                   \
+        x_ >>= r_ << 4;                                                             \
+        const uint32_t q_ = (uint32_t)(((uint64_t)x_ * e_->rcp) >> 32) >> e_->shift; \
+        x[j] = x_ + e_->bias + q_ * e_->cmpl;                                       \
     } while (0)
-    for (size_t i = n; i-- > S * NST;) ENC(0, i, i == 0);
-    for (size_t t = S; t-- > 0;)
-        for (int j = NST - 1; j >= 0; j--) ENC(j, (size_t)j * S + t, t == 0);
+    for (size_t i = n; i-- > S * NST;) ENC(0, (i ? (size_t)cm[bin[i - 1]] * nb : 0) + bin[i]);
+    if (S) {
+        for (size_t t = S; t-- > 1;)
+            for (int j = NST - 1; j >= 0; j--) {
+                const size_t i = (size_t)j * S + t;
+                ENC(j, (size_t)cm[bin[i - 1]] * nb + bin[i]);
+            }
+        for (int j = NST - 1; j >= 0; j--) ENC(j, bin[(size_t)j * S]);
+    }
 #undef ENC
     for (int j = 0; j < NST; j++) xs[j] = x[j];
     return (size_t)(wend - wp);
@@ -598,49 +715,88 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
         mn = src[i] < mn ? src[i] : mn;
         mx = src[i] > mx ? src[i] : mx;
     }
-    const unsigned fw = bitlen((uint64_t)mx - (uint64_t)mn);
+    const uint64_t range = (uint64_t)mx - (uint64_t)mn;
+    const unsigned fw = bitlen(range);
     const size_t fsize = single_hdr_bytes(mn, fw) + (size_t)(((uint64_t)n * fw + 7) / 8);
     if (fw == 0 || n < 8) goto single;
 
     {
-        uint64_t *ka = malloc(n * sizeof(uint64_t)), *kb = malloc(n * sizeof(uint64_t));
-        uint16_t *bin = malloc(n * sizeof(uint16_t));
+        /* Key histogram over a window of W keys around value 0 (residuals
+         * are dense there); the few keys outside are sorted. This replaces
+         * sorting all n keys. The window later becomes a key -> bin map. */
+        size_t W = 1024;
+        while (W < n && W < HIST_MAX) W <<= 1;
+        if (range < W) W = (size_t)range + 1;
+        const uint64_t k0 = mn >= 0 ? 0 : mx < 0 ? range : 0 - (uint64_t)mn; /* key of value 0, clamped */
+        uint64_t wlo = k0 > W / 2 ? k0 - W / 2 : 0;
+        if (wlo > range - (W - 1)) wlo = range - (W - 1);
+
+        uint32_t *hist = calloc(W, sizeof(uint32_t));
+        uint8_t *work = malloc(n * 5 + 2 * NST + 16);
         model_t *md = calloc(1, sizeof(model_t));
+        uint64_t *oa = NULL, *uk = NULL;
         uint8_t *hdr = NULL;
         int64_t rc = CT_ERR_NOMEM;
-        if (!ka || !kb || !bin || !md) goto out;
+        if (!hist || !work || !md) goto out;
+        uint16_t *bin = (uint16_t *)work;           /* n */
+        uint16_t *wend = bin + n + (n + NST + 4);   /* rANS words: at most n + NST */
+        uint8_t *pcb = (uint8_t *)wend;             /* n bytes: previous classes */
 
-        for (size_t i = 0; i < n; i++) ka[i] = (uint64_t)src[i] - (uint64_t)mn;
-        const uint64_t *sk = radix_sort(ka, kb, n, fw);
+        size_t nout = 0;
+        for (size_t i = 0; i < n; i++) {
+            const uint64_t k = (uint64_t)src[i] - (uint64_t)mn - wlo;
+            if (k < W) hist[k]++;
+            else nout++;
+        }
+        uint64_t *sorted = NULL;
+        if (nout) {
+            oa = malloc(2 * nout * sizeof(uint64_t));
+            if (!oa) goto out;
+            for (size_t i = 0, o = 0; i < n; i++) {
+                const uint64_t k = (uint64_t)src[i] - (uint64_t)mn;
+                if (k - wlo >= W) oa[o++] = k;
+            }
+            sorted = radix_sort(oa, oa + nout, nout, fw);
+        }
+        /* distinct keys and counts, increasing */
+        const size_t mcap = nout + (W < n ? W : n);
+        uk = malloc(mcap * (sizeof(uint64_t) + sizeof(uint32_t)));
+        if (!uk) goto out;
+        uint32_t *uc = (uint32_t *)(uk + mcap);
+        size_t m = 0, o = 0;
+        for (; o < nout && sorted[o] < wlo; o++) {
+            if (m && uk[m - 1] == sorted[o]) uc[m - 1]++;
+            else uk[m] = sorted[o], uc[m++] = 1;
+        }
+        for (size_t k = 0; k < W; k++)
+            if (hist[k]) uk[m] = wlo + k, uc[m++] = hist[k];
+        for (; o < nout; o++) {
+            if (m && uk[m - 1] == sorted[o]) uc[m - 1]++;
+            else uk[m] = sorted[o], uc[m++] = 1;
+        }
+
         unsigned prec = bitlen(n) + PREC_ADJ;
         md->prec = prec < 6 ? 6 : prec > PREC_TOP ? PREC_TOP : prec;
-        if ((rc = choose_bins(md, sk, n, mn)) < 0) goto out;
+        if ((rc = choose_bins(md, uk, uc, m, n, mn)) < 0) goto out;
         if (md->nbins == 1) {
             rc = 1; /* the single-bin stream is the fallback */
             goto out;
         }
-        /* bin of each value: a direct table over a window of 4n keys around
-         * value 0 (where residuals are dense), else a branch-free binary
-         * search over the lower keys */
+        /* bin of each value: the window as a direct map, else a branch-free
+         * binary search over the lower keys */
         const unsigned nb = md->nbins;
-        uint64_t rawbits = 0;
-        const uint64_t win = (uint64_t)n * 4 < (1u << 20) ? (uint64_t)n * 4 : (1u << 20);
-        const uint64_t k0 = mn >= 0 ? 0 : 0 - (uint64_t)mn; /* key of value 0 or of mn */
-        const uint64_t wlo = k0 > win / 2 ? k0 - win / 2 : 0;
-        uint16_t *wt = (uint16_t *)kb; /* pc (n bytes) comes later; 8n bytes >= 2*win */
-        for (unsigned b = 0, cur = 0; b < nb; b++) { /* bin b owns keys [key[b], key[b+1]) */
+        uint16_t *map = (uint16_t *)hist;
+        for (unsigned b = 0; b < nb; b++) { /* bin b owns keys [key[b], key[b+1]) */
             const uint64_t a = md->key[b] > wlo ? md->key[b] - wlo : 0;
-            const uint64_t e = b + 1 < nb ? (md->key[b + 1] - wlo < win ? md->key[b + 1] - wlo : win) : win;
-            if (md->key[b] >= wlo + win) break;
-            if (b + 1 < nb && md->key[b + 1] <= wlo) continue;
-            for (uint64_t k = a > cur ? a : cur; k < e; k++) wt[k] = (uint16_t)b;
-            cur = (unsigned)e;
+            const uint64_t e = b + 1 < nb ? (md->key[b + 1] > wlo ? md->key[b + 1] - wlo : 0) : W;
+            for (uint64_t k = a; k < e && k < W; k++) map[k] = (uint16_t)b;
         }
+        uint64_t rawbits = 0;
         for (size_t i = 0; i < n; i++) {
             const uint64_t k = (uint64_t)src[i] - (uint64_t)mn;
             unsigned b;
-            if (k - wlo < win) {
-                b = wt[k - wlo];
+            if (k - wlo < W) {
+                b = map[k - wlo];
             } else {
                 const uint64_t *base = md->key;
                 size_t len = nb;
@@ -654,21 +810,21 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
             bin[i] = (uint16_t)b;
             rawbits += md->w[b];
         }
-        if ((rc = choose_contexts(md, bin, n, (uint8_t *)kb)) < 0) goto out;
+        if ((rc = choose_contexts(md, bin, n, pcb)) < 0) goto out;
         for (unsigned c = 0; c < md->nctx; c++)
             normalize(md->cnt + c * nb, nb, 1u << md->prec, md->freq + c * nb, md->cum + c * nb);
-
+        md->esym = malloc((size_t)md->nctx * nb * sizeof(esym_t));
         hdr = malloc((size_t)nb * 40 + 64);
-        if (!hdr) {
+        if (!md->esym || !hdr) {
             rc = CT_ERR_NOMEM;
             goto out;
         }
-        const size_t hsize = write_header(md, hdr);
+        build_esym(md);
         uint32_t xs[NST];
-        uint16_t *wend = (uint16_t *)ka + n + 1; /* sorted keys no longer needed */
         const size_t nw = ans_encode(md, bin, n, wend, xs);
-        const size_t ns = n / NST ? NST : 1;
-        const size_t total = hsize + 4 * ns + 2 * nw + (size_t)((rawbits + 7) / 8);
+        const size_t hsize = write_header(md, nw, hdr);
+        const size_t S = n / NST;
+        const size_t total = hsize + 4 * NST + 2 * nw + (size_t)((rawbits + 7) / 8);
         if (total >= fsize) { /* rc 1 = "write the single-bin stream" */
             rc = 1;
             goto out;
@@ -680,18 +836,25 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
         uint8_t *p = dst;
         memcpy(p, hdr, hsize);
         p += hsize;
-        for (size_t j = 0; j < ns; j++, p += 4) st32(p, xs[j]);
+        for (size_t j = 0; j < NST; j++, p += 4) st32(p, xs[j]);
         for (const uint16_t *wp = wend - nw; wp < wend; wp++, p += 2) st16(p, *wp);
+        /* raw offsets in decode order: round-major, then the tail */
         bw_t bw = {p, 0, 0};
-        for (size_t i = 0; i < n; i++) {
+        for (size_t t = 0; t < S; t++)
+            for (size_t j = 0; j < NST; j++) {
+                const size_t i = j * S + t;
+                const unsigned b = bin[i];
+                bw_put64(&bw, (uint64_t)src[i] - (uint64_t)md->lower[b], md->w[b]);
+            }
+        for (size_t i = S * NST; i < n; i++) {
             const unsigned b = bin[i];
             bw_put64(&bw, (uint64_t)src[i] - (uint64_t)md->lower[b], md->w[b]);
         }
         bw_end(&bw);
         rc = (int64_t)total;
     out:
-        if (md) free(md->cnt), free(md->freq);
-        free(ka), free(kb), free(bin), free(md), free(hdr);
+        if (md) free(md->cnt), free(md->freq), free(md->esym);
+        free(hist), free(work), free(md), free(hdr), free(oa), free(uk);
         if (rc != 1) return rc; /* 1 is never a real size here: it means "use single" */
     }
 single:
@@ -701,66 +864,88 @@ single:
 
 /* ---------- decoder ---------- */
 
-/* Pass 2: dst[i] holds a bin index on entry, the value on exit. */
-static int raw_pass(const uint8_t *p, size_t len, int64_t *dst, size_t n, const uint64_t *lower,
-                    const uint64_t *mask, const uint8_t *wb)
+/* Per-bin data of the offset pass. */
+typedef struct {
+    uint64_t lower, mask;
+} dbin_t;
+
+/* Raw offset reader: bits LSB-first from p[0..len), pos bits consumed. */
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    uint64_t pos;
+} rr_t;
+
+/* One offset of w bits, bounds-checked (stream ends, tails). */
+static inline int rr_slow(rr_t *r, unsigned w, uint64_t *out)
 {
-    uint64_t pos = 0;
-    size_t i = 0;
-    while (i < n) {
-        const uint64_t byte = pos >> 3;
-        if (byte + 16 <= len) {
-            /* each value takes <= 8 bytes, so `safe` values need no checks */
-            const size_t safe = (size_t)((len - byte - 16) / 8 + 1);
-            const size_t lim = n - i < safe ? n : i + safe;
-            for (; i < lim; i++) {
-                const size_t b = (size_t)dst[i];
-                const unsigned sh = (unsigned)(pos & 7);
-                const uint8_t *q = p + (pos >> 3);
-                const unsigned w = wb[b];
-                uint64_t v = ld64(q) >> sh; /* >= 57 valid bits */
-                if (w > 56) v |= (ld64(q + 8) << 1) << (63 - sh); /* rare, predictable */
-                dst[i] = u2i(lower[b] + (v & mask[b]));
-                pos += w;
-            }
-            continue;
-        }
-        const size_t b = (size_t)dst[i];
-        const unsigned w = wb[b];
-        if (pos + w > (uint64_t)len * 8) return CT_ERR_TRUNCATED;
-        uint64_t v = 0;
-        for (unsigned k = 0; k < w;) { /* bytewise near the end */
-            const unsigned sh = (unsigned)((pos + k) & 7), take = 8 - sh < w - k ? 8 - sh : w - k;
-            v |= (uint64_t)((p[(pos + k) >> 3] >> sh) & ((1u << take) - 1)) << k;
-            k += take;
-        }
-        dst[i++] = u2i(lower[b] + v);
-        pos += w;
+    if (r->pos + w > (uint64_t)r->len * 8) return CT_ERR_TRUNCATED;
+    uint64_t v = 0;
+    for (unsigned k = 0; k < w;) { /* bytewise */
+        const uint64_t q = r->pos + k;
+        const unsigned sh = (unsigned)(q & 7), take = 8 - sh < w - k ? 8 - sh : w - k;
+        v |= (uint64_t)((r->p[q >> 3] >> sh) & ((1u << take) - 1)) << k;
+        k += take;
     }
-    if ((pos + 7) / 8 != len) return CT_ERR_CORRUPT;
-    if ((pos & 7) && (p[pos >> 3] >> (pos & 7))) return CT_ERR_CORRUPT;
+    r->pos += w;
+    *out = v;
     return CT_OK;
 }
 
-/* Pass 1 state: NST rANS states, their context table bases, input pointer. */
-typedef struct {
-    uint32_t x[NST], c[NST];
-    const uint8_t *p;
-} dstate_t;
+/* Pass 2 of a chunk: R rounds of NST bins (round-major in bins[]) to
+ * values; round r, state j is dst[j * S + r]. */
+static int raw_rounds(rr_t *rd, const uint16_t *bins, size_t R, int64_t *dst, size_t S, const dbin_t *bt,
+                      const uint8_t *wb)
+{
+    uint64_t pos = rd->pos;
+    const uint8_t *p = rd->p;
+    const size_t len = rd->len;
+    size_t r = 0;
+    while (r < R) {
+        const uint64_t byte = pos >> 3;
+        /* a value takes <= 8 bytes and reads <= 16 from its first byte */
+        const size_t safe = byte + 16 <= len ? (size_t)(((len - byte - 16) / 8 + 1) / NST) : 0;
+        if (safe) {
+            const size_t lim = R - r < safe ? R : r + safe;
+            for (; r < lim; r++) {
+                for (size_t j = 0; j < NST; j++) {
+                    const size_t b = bins[r * NST + j];
+                    const unsigned sh = (unsigned)(pos & 7), w = wb[b];
+                    const uint8_t *q = p + (pos >> 3);
+                    uint64_t v = ld64(q) >> sh; /* >= 57 valid bits */
+                    if (w > 56) v |= (ld64(q + 8) << 1) << (63 - sh); /* rare, predictable */
+                    dst[j * S + r] = u2i(bt[b].lower + (v & bt[b].mask));
+                    pos += w;
+                }
+            }
+            continue;
+        }
+        rd->pos = pos;
+        for (size_t j = 0; j < NST; j++) {
+            const size_t b = bins[r * NST + j];
+            uint64_t v;
+            if (rr_slow(rd, wb[b], &v) < 0) return CT_ERR_TRUNCATED;
+            dst[j * S + r] = u2i(bt[b].lower + v);
+        }
+        pos = rd->pos;
+        r++;
+    }
+    rd->pos = pos;
+    return CT_OK;
+}
 
-/* One decode step. Renormalisation is arithmetic, not a branch: the branch
+/* Decode table entry per context c and slot s (index c << prec | s), one
+ * 64-bit load per symbol:
+ *   bits  0-15  freq(bin)         bits 16-31  s - cum(bin)
+ *   bits 32-47  bin             bits 48-63  context of the next symbol << prec
+ * One step: x' = freq * (x >> prec) + s - cum; the next context's table
+ * base is one shift away. Renormalisation is arithmetic, not a branch: the branch
  * would be taken ~50% of the time at random and mispredict. */
-/* Decode tables, per context c and slot s (index c << prec | s):
- *   stab = bin | next context << prec   (so the next base is one AND away)
- *   fct  = freq | (s - cum(bin)) << 16  (same index: loaded in parallel)
- * One step: x' = freq * (x >> prec) + s - cum. */
 #define STEP_CORE(x, cb, o)                                               \
-    const uint32_t s_ = cb + (x & ((1u << prec) - 1));                    \
-    const uint32_t e_ = stab[s_];                                         \
-    const uint32_t fc_ = fct[s_];                                         \
-    x = (fc_ & 0xffff) * (x >> prec) + (fc_ >> 16);                       \
-    cb = e_ & ~((1u << prec) - 1);                                        \
-    (o) = e_ & ((1u << prec) - 1);                                        \
+    const uint64_t e_ = tab[cb + (x & ((1u << prec) - 1))];               \
+    x = ((uint32_t)e_ & 0xffff) * (x >> prec) + ((uint32_t)e_ >> 16);     \
+    cb = (uint32_t)(e_ >> 48);                                            \
+    (o) = (uint16_t)(e_ >> 32);                                           \
     const uint32_t r_ = x < RANS_L
 #define STEP(x, cb, o)                                                    \
     do {                                                                  \
@@ -778,71 +963,100 @@ typedef struct {
         }                                                                 \
     } while (0)
 
-/* Rounds t..lim-1 of the segment loop, no bounds checks (caller checked).
+/* Pass 1 state: NST rANS states, their context table bases, input pointer. */
+typedef struct {
+    uint32_t x[NST], c[NST];
+    const uint8_t *p;
+} dstate_t;
+
+/* R rounds without bounds checks (caller checked); bins out round-major.
  * Always inlined so that prec becomes a constant in the hot cases. */
-static inline __attribute__((always_inline)) void ans_rounds(dstate_t *st, int64_t *dst, size_t S, size_t t,
-                                                              size_t lim, const uint16_t *stab,
-                                                              const uint32_t *fct, const unsigned prec)
+static inline __attribute__((always_inline)) void ans_rounds(dstate_t *st, uint16_t *o, size_t R,
+                                                              const uint64_t *tab, const unsigned prec)
 {
     uint32_t x0 = st->x[0], x1 = st->x[1], x2 = st->x[2], x3 = st->x[3];
     uint32_t c0 = st->c[0], c1 = st->c[1], c2 = st->c[2], c3 = st->c[3];
+#if NST == 8
+    uint32_t x4 = st->x[4], x5 = st->x[5], x6 = st->x[6], x7 = st->x[7];
+    uint32_t c4 = st->c[4], c5 = st->c[5], c6 = st->c[6], c7 = st->c[7];
+#endif
     const uint8_t *p = st->p;
-    int64_t *o = dst + t;
-    const size_t S2 = 2 * S;
-    for (; t < lim; t++, o++) {
+    for (size_t r = 0; r < R; r++, o += NST) {
         STEP(x0, c0, o[0]);
-        STEP(x1, c1, o[S]);
-        STEP(x2, c2, o[S2]);
-        STEP(x3, c3, o[S2 + S]);
+        STEP(x1, c1, o[1]);
+        STEP(x2, c2, o[2]);
+        STEP(x3, c3, o[3]);
+#if NST == 8
+        STEP(x4, c4, o[4]);
+        STEP(x5, c5, o[5]);
+        STEP(x6, c6, o[6]);
+        STEP(x7, c7, o[7]);
+#endif
     }
     st->x[0] = x0, st->x[1] = x1, st->x[2] = x2, st->x[3] = x3;
     st->c[0] = c0, st->c[1] = c1, st->c[2] = c2, st->c[3] = c3;
+#if NST == 8
+    st->x[4] = x4, st->x[5] = x5, st->x[6] = x6, st->x[7] = x7;
+    st->c[4] = c4, st->c[5] = c5, st->c[6] = c6, st->c[7] = c7;
+#endif
     st->p = p;
 }
 
-/* Pass 1: rANS-decode bin indices into dst; *pp advances past the words. */
-static int ans_decode(const uint8_t **pp, const uint8_t *end, int64_t *dst, size_t n, const uint16_t *stab,
-                      const uint32_t *fct, const uint8_t *cmap, unsigned prec)
+/* Both passes, chunk by chunk (CHUNK rounds: the bins stay in L1).
+ * p..end are the rANS words, rd the offset bits. */
+static int decode_body(const uint8_t *p, const uint8_t *end, rr_t *rd, int64_t *dst, size_t n,
+                       const uint64_t *tab, const dbin_t *bt, const uint8_t *wb, unsigned prec)
 {
     dstate_t st;
-    const uint8_t *p = *pp;
-    const size_t S = n / NST, ns = S ? NST : 1;
-    if ((size_t)(end - p) < 4 * ns) return CT_ERR_TRUNCATED;
+    uint16_t bins[CHUNK * NST];
+    const size_t S = n / NST; /* >= 1: n >= NST in the multi-bin stream */
     for (size_t j = 0; j < NST; j++) {
-        st.x[j] = j < ns ? ld32(p + 4 * j) : RANS_L;
+        st.x[j] = ld32(p + 4 * j);
         st.c[j] = 0;
-        if (st.x[j] < RANS_L) return CT_ERR_CORRUPT;
+        if (st.x[j] < RANS_L || st.x[j] >= (uint32_t)RANS_L << 16) return CT_ERR_CORRUPT;
     }
-    p += 4 * ns;
+    p += 4 * NST;
 
-    size_t t = 0;
-    while (t < S) {
-        /* a round reads at most 2 * NST bytes */
-        const size_t safe = (size_t)(end - p) / (2 * NST);
-        const size_t lim = S - t < safe ? S : t + safe;
-        st.p = p;
-        switch (prec) {
-        case 12: ans_rounds(&st, dst, S, t, lim, stab, fct, 12); break;
-        case 11: ans_rounds(&st, dst, S, t, lim, stab, fct, 11); break;
-        case 10: ans_rounds(&st, dst, S, t, lim, stab, fct, 10); break;
-        case 9: ans_rounds(&st, dst, S, t, lim, stab, fct, 9); break;
-        default: ans_rounds(&st, dst, S, t, lim, stab, fct, prec); break;
+    for (size_t t = 0; t < S;) {
+        const size_t R = S - t < CHUNK ? S - t : CHUNK;
+        for (size_t r = 0; r < R;) {
+            /* a round reads at most 2 * NST bytes */
+            const size_t safe = (size_t)(end - p) / (2 * NST);
+            const size_t lim = R - r < safe ? R : r + safe;
+            st.p = p;
+            uint16_t *o = bins + r * NST;
+            switch (prec) {
+            case 12: ans_rounds(&st, o, lim - r, tab, 12); break;
+            case 11: ans_rounds(&st, o, lim - r, tab, 11); break;
+            case 10: ans_rounds(&st, o, lim - r, tab, 10); break;
+            case 9: ans_rounds(&st, o, lim - r, tab, 9); break;
+            default: ans_rounds(&st, o, lim - r, tab, prec); break;
+            }
+            p = st.p;
+            r = lim;
+            if (r < R) {
+                for (size_t j = 0; j < NST; j++) STEP_CHECKED(st.x[j], st.c[j], bins[r * NST + j]);
+                r++;
+            }
         }
-        p = st.p;
-        t = lim;
-        if (t < S) {
-            for (size_t j = 0; j < NST; j++) STEP_CHECKED(st.x[j], st.c[j], dst[j * S + t]);
-            t++;
-        }
+        const int rc = raw_rounds(rd, bins, R, dst + t, S, bt, wb);
+        if (rc < 0) return rc;
+        t += R;
     }
+    /* tail: state 0 continues; the first tail value's context comes from
+     * the last value of the last segment */
+    uint32_t cb = st.c[NST - 1];
     for (size_t i = S * NST; i < n; i++) {
-        st.c[0] = i ? (uint32_t)cmap[dst[i - 1]] << prec : 0;
-        STEP_CHECKED(st.x[0], st.c[0], dst[i]);
+        uint16_t b;
+        STEP_CHECKED(st.x[0], cb, b);
+        uint64_t v;
+        if (rr_slow(rd, wb[b], &v) < 0) return CT_ERR_TRUNCATED;
+        dst[i] = u2i(bt[b].lower + v);
     }
     /* the encoder started every state at RANS_L: anything else is damage */
     for (size_t j = 0; j < NST; j++)
         if (st.x[j] != RANS_L) return CT_ERR_CORRUPT;
-    *pp = p;
+    if (p != end) return CT_ERR_CORRUPT;
     return CT_OK;
 }
 #undef STEP
@@ -864,11 +1078,11 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
     if (nb > MAX_BINS) return CT_ERR_CORRUPT;
 
     int rc = CT_OK;
-    uint8_t *bins = malloc(nb * (2 * sizeof(uint64_t) + 2));
-    uint8_t *tabs = NULL;
+    uint8_t *bins = malloc(nb * (sizeof(dbin_t) + 2));
+    uint64_t *tab = NULL;
     if (!bins) return CT_ERR_NOMEM;
-    uint64_t *lower = (uint64_t *)bins, *mask = lower + nb;
-    uint8_t *wb = (uint8_t *)(mask + nb), *cmap = wb + nb;
+    dbin_t *bt = (dbin_t *)bins;
+    uint8_t *wb = (uint8_t *)(bt + nb), *cmap = wb + nb;
 
     /* bins: strictly increasing lower bounds */
     uint64_t prev = 0;
@@ -888,9 +1102,9 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
         }
         const uint64_t w1 = br_gamma(&br);
         if (w1 > 65) br_fail(&br, CT_ERR_CORRUPT);
-        lower[b] = prev = cur;
+        bt[b].lower = prev = cur;
         wb[b] = (uint8_t)(w1 - 1);
-        mask[b] = lowmask(wb[b]);
+        bt[b].mask = lowmask(wb[b]);
     }
     if (br.err) {
         rc = br.err;
@@ -898,95 +1112,112 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
     }
 
     if (nb == 1) {
-        memset(dst, 0, n * sizeof(int64_t));
-    } else {
-        const unsigned prec = (unsigned)br_get(&br, 4);
-        const unsigned nctx = (unsigned)br_get(&br, 3) + 1;
-        unsigned thr[7];
-        for (unsigned c = 0; c + 1 < nctx; c++) {
-            thr[c] = (unsigned)br_get(&br, 8);
-            if (thr[c] < 1 || thr[c] >= NCLS || (c && thr[c] <= thr[c - 1])) br_fail(&br, CT_ERR_CORRUPT);
-        }
-        if (br.err) {
-            rc = br.err;
-            goto done;
-        }
-        /* a stab entry holds bin | ctx << prec in 16 bits */
-        if (prec < 1 || prec > PREC_MAX || nb > (1u << prec) || (nctx << prec) > 65536) {
-            rc = CT_ERR_CORRUPT;
-            goto done;
-        }
-        const uint32_t M = 1u << prec;
-        for (uint64_t b = 0; b < nb; b++) {
-            const unsigned cl = bin_class(u2i(lower[b]), wb[b]);
-            unsigned c = 0;
-            while (c + 1 < nctx && cl >= thr[c]) c++;
-            cmap[b] = (uint8_t)c;
-        }
-        /* + padding for the vector fills' overshoot */
-        tabs = malloc(((size_t)nctx << prec) * (sizeof(uint16_t) + sizeof(uint32_t)) + 32);
-        if (!tabs) {
-            rc = CT_ERR_NOMEM;
-            goto done;
-        }
-        uint32_t *fct = (uint32_t *)tabs;
-        uint16_t *stab = (uint16_t *)(fct + ((size_t)nctx << prec) + 4);
-        for (unsigned c = 0; c < nctx && !br.err; c++) {
-            const unsigned k = (unsigned)br_get(&br, 4);
-            if (k > prec) br_fail(&br, CT_ERR_CORRUPT);
-            uint32_t cum = 0;
-            uint16_t *st = stab + ((size_t)c << prec);
-            for (uint64_t b = 0; b < nb && !br.err; b++) {
-                const uint64_t u = br_gamma(&br) - 1;
-                if (u > (M >> k)) {
-                    br_fail(&br, CT_ERR_CORRUPT);
-                    break;
-                }
-                const uint64_t f = (u << k) | br_get(&br, k);
-                if (f > M - cum) {
-                    br_fail(&br, CT_ERR_CORRUPT);
-                    break;
-                }
-                /* fill 8 stab slots per store; overshoot lands in slots
-                 * filled later or in the padding (table building is a large
-                 * share of decoding a 4096-value block) */
-                const uint64_t e = (b | (uint64_t)cmap[b] << prec) * 0x0001000100010001ull;
-                const uint64_t pat[2] = {e, e};
-                for (uint32_t s = 0; s < f; s += 8) memcpy(st + cum + s, pat, 16);
-                uint32_t *ft = fct + ((size_t)c << prec) + cum;
-                uint32_t v = (uint32_t)f;
-                for (uint32_t s = 0; s < f; s += 4, v += 4u << 16) {
-                    const uint32_t q[4] = {v, v + (1u << 16), v + (2u << 16), v + (3u << 16)};
-                    memcpy(ft + s, q, 16);
-                }
-                cum += (uint32_t)f;
-            }
-            if (!br.err && cum != M) br_fail(&br, CT_ERR_CORRUPT);
-        }
-        if (br.err) {
-            rc = br.err;
-            goto done;
-        }
         const uint64_t hb = (br.pos + 7) / 8;
         if ((br.pos & 7) && (src[br.pos >> 3] >> (br.pos & 7))) {
             rc = CT_ERR_CORRUPT;
             goto done;
         }
-        const uint8_t *p = src + hb;
-        if ((rc = ans_decode(&p, src + len, dst, n, stab, fct, cmap, prec)) < 0) goto done;
-        rc = raw_pass(p, (size_t)(src + len - p), dst, n, lower, mask, wb);
+        rr_t rd = {src + hb, (size_t)(len - hb), 0};
+        const unsigned w = wb[0];
+        const uint64_t lo = bt[0].lower, mask = bt[0].mask;
+        if ((uint64_t)n * w > (uint64_t)rd.len * 8 || n > ((uint64_t)1 << 58)) {
+            rc = CT_ERR_TRUNCATED;
+            goto done;
+        }
+        size_t i = 0;
+        if (w <= 56)
+            for (; i < n && (rd.pos >> 3) + 8 <= rd.len; i++, rd.pos += w)
+                dst[i] = u2i(lo + ((ld64(rd.p + (rd.pos >> 3)) >> (rd.pos & 7)) & mask));
+        for (; i < n; i++) {
+            uint64_t v;
+            if ((rc = rr_slow(&rd, w, &v)) < 0) goto done;
+            dst[i] = u2i(lo + v);
+        }
+        if ((rd.pos + 7) / 8 != rd.len || ((rd.pos & 7) && (rd.p[rd.pos >> 3] >> (rd.pos & 7))))
+            rc = CT_ERR_CORRUPT;
         goto done;
     }
-    {
-        const uint64_t hb = (br.pos + 7) / 8;
-        if ((br.pos & 7) && (src[br.pos >> 3] >> (br.pos & 7))) {
-            rc = CT_ERR_CORRUPT;
-            goto done;
-        }
-        rc = raw_pass(src + hb, (size_t)(len - hb), dst, n, lower, mask, wb);
+
+    const unsigned prec = (unsigned)br_get(&br, 4);
+    const unsigned nctx = (unsigned)br_get(&br, 3) + 1;
+    unsigned thr[7];
+    for (unsigned c = 0; c + 1 < nctx; c++) {
+        thr[c] = (unsigned)br_get(&br, 8);
+        if (thr[c] < 1 || thr[c] >= NCLS || (c && thr[c] <= thr[c - 1])) br_fail(&br, CT_ERR_CORRUPT);
     }
+    if (br.err) {
+        rc = br.err;
+        goto done;
+    }
+    /* an entry holds the next context base in 16 bits; the encoder always
+     * has n >= NST values here */
+    if (prec < 1 || prec > PREC_MAX || nb > (1u << prec) || ((nctx - 1) << prec) > 65535 || n < NST) {
+        rc = CT_ERR_CORRUPT;
+        goto done;
+    }
+    const uint32_t M = 1u << prec;
+    for (uint64_t b = 0; b < nb; b++) {
+        const unsigned cl = bin_class(u2i(bt[b].lower), wb[b]);
+        unsigned c = 0;
+        while (c + 1 < nctx && cl >= thr[c]) c++;
+        cmap[b] = (uint8_t)c;
+    }
+    /* + padding for the vector fills' overshoot */
+    tab = malloc((((size_t)nctx << prec) + 4) * sizeof(uint64_t));
+    if (!tab) {
+        rc = CT_ERR_NOMEM;
+        goto done;
+    }
+    for (unsigned c = 0; c < nctx && !br.err; c++) {
+        const unsigned k = (unsigned)br_get(&br, 4);
+        if (k > prec) br_fail(&br, CT_ERR_CORRUPT);
+        uint32_t cum = 0;
+        uint64_t *tc = tab + ((size_t)c << prec);
+        for (uint64_t b = 0; b < nb && !br.err; b++) {
+            const uint64_t u = br_gamma(&br) - 1;
+            if (u > (M >> k)) {
+                br_fail(&br, CT_ERR_CORRUPT);
+                break;
+            }
+            const uint64_t f = (u << k) | br_get(&br, k);
+            if (f > M - cum) {
+                br_fail(&br, CT_ERR_CORRUPT);
+                break;
+            }
+            /* 4 entries per round; overshoot lands in slots filled later or
+             * in the padding (table building is a large share of decoding
+             * a 4096-value block) */
+            const uint64_t e = f | b << 32 | (uint64_t)((uint32_t)cmap[b] << prec) << 48;
+            uint64_t *t = tc + cum;
+            for (uint32_t s = 0; s < f; s += 4) {
+                const uint64_t q[4] = {e | (uint64_t)s << 16, e | (uint64_t)(s + 1) << 16,
+                                       e | (uint64_t)(s + 2) << 16, e | (uint64_t)(s + 3) << 16};
+                memcpy(t + s, q, sizeof q);
+            }
+            cum += (uint32_t)f;
+        }
+        if (!br.err && cum != M) br_fail(&br, CT_ERR_CORRUPT);
+    }
+    const uint64_t nw = br_u64(&br);
+    if (br.err) {
+        rc = br.err;
+        goto done;
+    }
+    const uint64_t hb = (br.pos + 7) / 8;
+    if ((br.pos & 7) && (src[br.pos >> 3] >> (br.pos & 7))) {
+        rc = CT_ERR_CORRUPT;
+        goto done;
+    }
+    if (len - hb < 4 * NST || nw > (len - hb - 4 * NST) / 2) {
+        rc = CT_ERR_TRUNCATED;
+        goto done;
+    }
+    const uint8_t *ws = src + hb, *we = ws + 4 * NST + 2 * nw;
+    rr_t rd = {we, (size_t)(src + len - we), 0};
+    if ((rc = decode_body(ws, we, &rd, dst, n, tab, bt, wb, prec)) < 0) goto done;
+    if ((rd.pos + 7) / 8 != rd.len || ((rd.pos & 7) && (rd.p[rd.pos >> 3] >> (rd.pos & 7)))) rc = CT_ERR_CORRUPT;
 done:
     free(bins);
-    free(tabs);
+    free(tab);
     return rc;
 }

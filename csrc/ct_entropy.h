@@ -28,7 +28,8 @@ size_t ct_ent_bound(size_t n);
  * Entropy-code the n signed 64-bit residuals src[0..n) into dst[0..cap).
  *
  * The caller allocates dst (ct_ent_bound(n) bytes always suffice); the
- * encoder allocates and frees its own scratch memory (about 18 bytes per
+ * encoder allocates and frees its own scratch memory (about 5 bytes per
+ * value, a key histogram of at most 256 KiB and 16 bytes per outlying
  * value). The stream does NOT store n, nor its own length: the caller
  * must store both and hand them back to ct_ent_decode.
  *
@@ -44,13 +45,15 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap);
  *
  * The caller allocates dst (n values) and supplies the n and len that it
  * stored at encode time. The decoder allocates its tables itself (at most
- * 384 KiB, typically 3-200 KiB) and frees them before returning.
+ * 336 KiB, typically 3-260 KiB; 2 KiB of stack) and frees them before
+ * returning.
  * Input is treated as hostile: no read outside src[0..len), no write
  * outside dst[0..n), bounded time. dst contents are unspecified on error.
  *
  * @return CT_OK, or a negative ct_status: CT_ERR_TRUNCATED (stream ends
  *         early), CT_ERR_CORRUPT (invalid tables, final rANS state
- *         mismatch, unused trailing bytes or nonzero padding bits),
+ *         or rANS word count mismatch, unused trailing bytes or nonzero
+ *         padding bits),
  *         CT_ERR_NOMEM, CT_ERR_ARG (NULL pointer with n > 0).
  */
 int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n);

@@ -15,6 +15,7 @@ const char *ct_strerror(int code)
     case CT_ERR_UNSUPPORTED: return "unsupported codec, dtype or parameter";
     case CT_ERR_BLOSC: return "blosc2 error";
     case CT_ERR_TOO_LARGE: return "input too large for the format";
+    case CT_ERR_TRAILING: return "trailing bytes after the end of the data";
     }
     return "unknown error code";
 }

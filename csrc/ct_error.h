@@ -26,9 +26,10 @@ typedef enum ct_status {
     CT_ERR_UNSUPPORTED = -9, /* unknown codec, dtype or parameter */
     CT_ERR_BLOSC = -10,      /* c-blosc2 reported an error */
     CT_ERR_TOO_LARGE = -11,  /* input larger than the format can describe */
+    CT_ERR_TRAILING = -12,   /* bytes left over after the data's end */
 } ct_status;
 
-#define CT_ERR_MIN_CODE CT_ERR_TOO_LARGE
+#define CT_ERR_MIN_CODE CT_ERR_TRAILING
 
 /** Static, human-readable description of a status code (never NULL). */
 const char *ct_strerror(int code);

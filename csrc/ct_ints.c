@@ -384,6 +384,39 @@ done:
     return rc;
 }
 
+int ct_ints_skip(ct_reader *rd, size_t n)
+{
+    uint8_t kind;
+    CT_TRY(ct_get_u8(rd, &kind));
+    const int t = kind & 0x0F, stage = kind >> 4;
+    if (t > CT_XF_DOD || stage > CT_STAGE_ENTROPY) return CT_ERR_CORRUPT;
+    const size_t s = seeds_of(t, n), m = n - s;
+    uint64_t v;
+    const uint8_t *p;
+    for (size_t i = 0; i < s; i++) CT_TRY(ct_get_varint(rd, &v));
+    CT_TRY(ct_get_varint(rd, &v));
+    if (v == 0 || v > (uint64_t)INT64_MAX) return CT_ERR_CORRUPT;
+    if (stage == CT_STAGE_ENTROPY) {
+        CT_TRY(ct_get_varint(rd, &v));
+        if (v > ct_reader_left(rd)) return CT_ERR_TRUNCATED;
+        return ct_get_bytes(rd, (size_t)v, &p);
+    }
+    for (size_t i = 0; i < m; i += MB) {
+        const size_t cnt = min_sz(MB, m - i);
+        uint8_t b, e, hb = 0;
+        CT_TRY(ct_get_varint(rd, &v));
+        CT_TRY(ct_get_u8(rd, &b));
+        CT_TRY(ct_get_u8(rd, &e));
+        if (b > 64 || e > cnt) return CT_ERR_CORRUPT;
+        if (e) {
+            CT_TRY(ct_get_u8(rd, &hb));
+            if (hb == 0 || b + hb > 64) return CT_ERR_CORRUPT;
+        }
+        CT_TRY(ct_get_bytes(rd, packed_bytes(cnt, b) + (e ? e + bits_bytes(e, hb) : 0), &p));
+    }
+    return CT_OK;
+}
+
 int ct_ints_decode(ct_reader *rd, int64_t *x, size_t n)
 {
     uint8_t kind;

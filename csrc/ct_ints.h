@@ -43,6 +43,13 @@ int ct_ints_encode(const int64_t *x, size_t n, int compact, int transform, ct_wr
  */
 int ct_ints_decode(ct_reader *r, int64_t *x, size_t n);
 
+/**
+ * Step over one stream of n values without decoding it: checks every header
+ * and length, so that a block's structure (and that its payload can hold its
+ * count) is known before the caller allocates. Costs one header per 256 values.
+ */
+int ct_ints_skip(ct_reader *r, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

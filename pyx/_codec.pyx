@@ -117,5 +117,7 @@ def available_simd():
 
 def set_simd(str name):
     """Select kernels by name ('auto', 'generic', 'avx2', 'avx512'); returns the name in use."""
-    check(ct_kernels_select(name.encode()), f"SIMD level {name!r} (available: {available_simd()})")
+    if ct_kernels_select(name.encode()) < 0:
+        # an unknown name is a bad argument, not bad data: report it as such
+        raise from_status(-2, f"unknown or unavailable SIMD level {name!r}; available: {['auto', *available_simd()]}")
     return simd_level()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -30,6 +31,18 @@ settings.register_profile("ci", deadline=None, max_examples=40, suppress_health_
 settings.register_profile("dev", deadline=None, max_examples=10, suppress_health_check=_SUPPRESSED)
 settings.register_profile("thorough", deadline=None, max_examples=1000, suppress_health_check=_SUPPRESSED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# When a property fails, hypothesis's pytest plugin imports its patch writer,
+# which imports libcst, which (with some mypy_extensions versions) emits a
+# DeprecationWarning at import time. pytest turns warnings into errors here, so
+# the report of a genuine failure would become an INTERNALERROR that ends the
+# session. Import it once now, with that warning silenced.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        import hypothesis.extra._patching  # noqa: F401
+    except ImportError:
+        pass
 
 SIMD_PATHS = codec.available_simd()
 

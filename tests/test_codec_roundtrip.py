@@ -152,7 +152,9 @@ def make_floats(pattern: str, n: int, dtype, seed: int = 0) -> np.ndarray:
         return (frac | sign).view(dt)
     if pattern == "mixed_decimals":  # 0..6 decimals, mixed in one column
         digits = rng.integers(0, 7, n)
-        x = np.array([round(v, int(d)) for v, d in zip(rng.uniform(-1000, 1000, n), digits)])
+        x = rng.uniform(-1000, 1000, n)
+        for d in range(7):
+            x[digits == d] = np.round(x[digits == d], d)
     elif pattern == "ais_lon":
         x = np.round(-74.0 + np.cumsum(rng.integers(-40, 41, n)) * 1e-5, 5)
     elif pattern == "ais_lat":
@@ -260,9 +262,9 @@ def test_encode_timestamps(pattern, unit, mode, assert_identical):
         t = make_ints(pattern, n, "int64")
         for a in (t, t.view(f"datetime64[{unit}]"), t.view(f"timedelta64[{unit}]")):
             block = codec.encode_timestamps(a, mode)
-            # an empty or one-value stream is smaller raw (raw is the floor)
+            # tiny or incompressible streams are smaller raw (raw is the floor)
             used = codec.info(block).codec
-            assert used == "int" if n >= 2 and pattern != "huge_deltas" else used in ("int", "raw")
+            assert used == "int" if n >= 256 and pattern != "huge_deltas" else used in ("int", "raw")
             assert_identical(a, codec.decode(block))
 
 
@@ -312,7 +314,7 @@ def test_multidimensional(shape, mode, roundtrip):
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
-@pytest.mark.parametrize("n", [10**5, 10**6 - 1])
+@pytest.mark.parametrize("n", [100_003, 10**6])
 def test_large(make, pattern, dtype, codecs, mode, n, roundtrip):
     a = make(pattern, n, dtype)
     for c in codecs:

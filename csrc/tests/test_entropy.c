@@ -42,10 +42,10 @@ static int64_t u2i(uint64_t u)
     return v;
 }
 
-enum { G_RANDOM, G_CONST, G_SMALL, G_HEAVY, G_EXTREME, G_ALTERNATE, G_AIS_T, G_AIS_POS, G_COUNT };
+enum { G_RANDOM, G_CONST, G_SMALL, G_HEAVY, G_EXTREME, G_ALTERNATE, G_AIS_T, G_AIS_POS, G_UNIFORM, G_WIDE, G_COUNT };
 static const char *gen_name[G_COUNT] = {"random", "constant", "small-alphabet", "heavy-tailed",
                                         "int64-extremes", "alternating-extremes", "ais-time",
-                                        "ais-position"};
+                                        "ais-position", "uniform-20bit", "dense-with-far-outliers"};
 
 static void gen(int g, int64_t *x, size_t n)
 {
@@ -68,6 +68,14 @@ static void gen(int g, int64_t *x, size_t n)
         case G_ALTERNATE: x[i] = (i & 1) ? INT64_MAX : INT64_MIN; break;
         case G_AIS_T: /* spiky around 60..180 s, rare huge gaps */
             x[i] = (r % 100 == 0) ? (int64_t)(r >> 40) : (r % 3 == 0) ? 60 : 60 + (int64_t)(r % 121);
+            break;
+        case G_UNIFORM: /* one bin: the single-bin stream's fast path */
+            x[i] = (int64_t)(r >> 44) - 300000;
+            break;
+        case G_WIDE: /* dense near 0, outliers on both sides of the encoder's
+                      * histogram window, some bins wider than 56 bits */
+            x[i] = (r % 97 == 0) ? u2i(rnd()) : (r % 13 == 0) ? (int64_t)(r >> 20) - (int64_t)(r >> 21)
+                                                               : (int64_t)(r % 61) - 30;
             break;
         case G_AIS_POS: { /* correlated signed deltas, heavy tail */
             int64_t d = (int64_t)(r % 201) - 100;
@@ -159,7 +167,12 @@ static void flips(const uint8_t *buf, size_t len, size_t n, int trials, size_t *
 
 int main(void)
 {
-    const size_t sizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 255, 256, 257, 1000, 4096, 10000, 20000, 100000};
+    /* 1024 values = one decode chunk (4 states x 256 rounds); 2047-2049 and
+     * 4099 cross chunks with tails; 70001
+     * exceeds the encoder's 65536-key histogram window */
+    const size_t sizes[] = {0,    1,    2,    3,    4,    5,     7,     8,     9,      15,   16,
+                            17,   255,  256,  257,  1000, 2047,  2048,  2049,  4096,   4099, 10000,
+                            20000, 70001, 100000};
     const size_t nsizes = sizeof sizes / sizeof sizes[0];
     size_t det = 0, tot = 0;
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chronotope import _codec
-from chronotope.errors import InvalidArgumentError
+from chronotope.errors import InvalidArgumentError, UnsupportedFormatError
 
 __all__ = [
     "encode",
@@ -127,13 +127,14 @@ def _numpy_dtype(code: int, unit: int, itemsize: int) -> np.dtype:
         return _FIXED_DTYPES[code]
     if code in (_DATETIME, _TIMEDELTA):
         if unit >= len(_UNITS):
-            from chronotope.errors import UnsupportedFormatError
-
             raise UnsupportedFormatError(f"unknown time unit code {unit}")
         kind = "M8" if code == _DATETIME else "m8"
         name = _UNITS[unit]
         return np.dtype(kind if name == "generic" else f"{kind}[{name}]")
-    return np.dtype(f"S{itemsize}" if code == _BYTES else f"U{itemsize // 4}")
+    try:
+        return np.dtype(f"S{itemsize}" if code == _BYTES else f"U{itemsize // 4}")
+    except (TypeError, ValueError):  # wider than numpy allows
+        raise UnsupportedFormatError(f"string items of {itemsize} bytes are not supported") from None
 
 
 def _as_array(array) -> np.ndarray:
@@ -168,7 +169,9 @@ def encode(array, mode: str = "compact", *, codec: str = "auto", transform: str 
         ``compact`` is smallest; ``fast`` decodes fastest.
     codec : str
         ``"auto"`` (choose per block) or force one of ``CODECS``; forcing a
-        codec that does not fit the dtype raises InvalidArgumentError.
+        codec that does not fit the dtype raises InvalidArgumentError. A
+        forced codec that would be larger than the raw values gives a raw
+        block: no block is ever larger than its values plus a header.
     transform : {"auto", "none", "delta", "delta-of-delta"}
         For integer codecs: the transform before bit-packing.
 

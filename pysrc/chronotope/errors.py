@@ -79,6 +79,7 @@ _STATUS_CLASSES: dict[int, type[BaseException]] = {
     -9: UnsupportedFormatError,
     -10: CodecError,
     -11: InvalidArgumentError,
+    -12: CorruptDataError,
 }
 
 

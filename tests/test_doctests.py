@@ -1,0 +1,16 @@
+"""Run the docstring examples of the installed package's public modules."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["chronotope.codec", "chronotope.errors", "chronotope.loaders", "chronotope.datasets"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
