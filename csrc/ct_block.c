@@ -503,3 +503,48 @@ int ct_block_decode(const ct_block_info *info, void *dst, size_t dst_bytes)
     }
     return rc;
 }
+
+/* ---- many blocks ---- */
+
+size_t ct_blocks_bound(size_t nbytes, size_t nblocks) { return nbytes + nblocks * CT_BLOCK_HEADER_MAX; }
+
+int64_t ct_blocks_encode(const void *src, const ct_block_info *info, size_t rows_per_block, const ct_encode_opts *opts,
+                         uint8_t *dst, size_t cap, uint64_t *offsets)
+{
+    if (!info || !offsets || rows_per_block == 0 || info->ndim != 1 || info->shape[0] != info->count) return CT_ERR_ARG;
+    const size_t n = (size_t)info->count, itemsize = info->itemsize;
+    const size_t nblocks = (n + rows_per_block - 1) / rows_per_block;
+    size_t pos = 0;
+    for (size_t k = 0; k < nblocks; k++) {
+        const size_t first = k * rows_per_block, rows = n - first < rows_per_block ? n - first : rows_per_block;
+        ct_block_info one = *info;
+        one.shape[0] = one.count = rows;
+        offsets[k] = pos;
+        const int64_t w = ct_block_encode((const uint8_t *)src + first * itemsize, &one, opts, dst + pos, cap - pos);
+        if (w < 0) return w;
+        pos += (size_t)w;
+    }
+    offsets[nblocks] = pos;
+    return (int64_t)pos;
+}
+
+int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, const uint32_t *which,
+                         size_t nwhich, int dtype, size_t itemsize, void *dst, size_t dst_bytes, size_t *failed)
+{
+    if (!offsets || (nwhich && (!which || !src)) || !failed) return CT_ERR_ARG;
+    size_t out = 0;
+    for (size_t j = 0; j < nwhich; j++) {
+        *failed = j;
+        const uint32_t k = which[j];
+        if (k >= nblocks || offsets[k] > offsets[k + 1] || offsets[k + 1] > len) return CT_ERR_CORRUPT;
+        ct_block_info info;
+        CT_TRY(ct_block_open(src + offsets[k], (size_t)(offsets[k + 1] - offsets[k]), &info));
+        if (info.dtype != dtype || info.itemsize != itemsize || info.ndim != 1) return CT_ERR_CORRUPT;
+        const size_t bytes = (size_t)info.count * itemsize;
+        if (bytes > dst_bytes - out) return CT_ERR_CORRUPT; /* more values than the caller was told */
+        CT_TRY(ct_block_decode(&info, (uint8_t *)dst + out, bytes));
+        out += bytes;
+    }
+    if (out != dst_bytes) return CT_ERR_CORRUPT;
+    return (int64_t)(out / (itemsize ? itemsize : 1));
+}

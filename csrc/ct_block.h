@@ -118,6 +118,32 @@ int ct_block_open(const uint8_t *src, size_t len, ct_block_info *info);
  */
 int ct_block_decode(const ct_block_info *info, void *dst, size_t dst_bytes);
 
+/* ---- many blocks in one call: how segments store a column ---- */
+
+/** Worst-case size of ct_blocks_encode's output for nbytes of values cut into nblocks blocks. */
+size_t ct_blocks_bound(size_t nbytes, size_t nblocks);
+
+/**
+ * Encode a 1-D column of info->count values as consecutive blocks of
+ * rows_per_block values (the last may be shorter), back to back in dst.
+ * @param offsets  caller-allocated, nblocks + 1 entries: block k is
+ *                 dst[offsets[k] .. offsets[k+1]).
+ * @return total bytes written, or a negative ct_status.
+ */
+int64_t ct_blocks_encode(const void *src, const ct_block_info *info, size_t rows_per_block, const ct_encode_opts *opts,
+                         uint8_t *dst, size_t cap, uint64_t *offsets);
+
+/**
+ * Decode the blocks listed in which[0..nwhich) (indices into offsets, whose
+ * nblocks + 1 entries delimit the blocks in src[0..len)) one after another
+ * into dst, which must hold exactly their values (dst_bytes). Every block must
+ * have the given dtype and itemsize and be 1-D.
+ * @param failed  set to the position in which[] of the block that failed.
+ * @return values written, or a negative ct_status.
+ */
+int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, const uint32_t *which,
+                         size_t nwhich, int dtype, size_t itemsize, void *dst, size_t dst_bytes, size_t *failed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -262,19 +262,32 @@ typedef struct pfor_exceptions {
  * the caller can fuse the delta decode; otherwise r holds the residuals and it
  * returns 0.
  */
+/* A mini-block's header: reference delta, width, exceptions and their width, validated. */
+typedef struct pfor_head {
+    int64_t dref;
+    uint8_t b, e, hb;
+} pfor_head;
+
+static int pfor_head_get(ct_reader *rd, size_t cnt, pfor_head *h)
+{
+    h->hb = 0;
+    CT_TRY(ct_get_svarint(rd, &h->dref));
+    CT_TRY(ct_get_u8(rd, &h->b));
+    CT_TRY(ct_get_u8(rd, &h->e));
+    if (h->b > 64 || h->e > cnt) return CT_ERR_CORRUPT;
+    if (h->e) {
+        CT_TRY(ct_get_u8(rd, &h->hb));
+        if (h->hb == 0 || h->b + h->hb > 64) return CT_ERR_CORRUPT;
+    }
+    return CT_OK;
+}
+
 static int pfor_get(ct_reader *rd, size_t cnt, int64_t *ref, const ct_kernels *k, uint32_t *lo, pfor_exceptions *ex, int64_t *r)
 {
-    int64_t dref;
-    uint8_t b, e, hb = 0;
-    CT_TRY(ct_get_svarint(rd, &dref));
-    *ref = (int64_t)((uint64_t)*ref + (uint64_t)dref);
-    CT_TRY(ct_get_u8(rd, &b));
-    CT_TRY(ct_get_u8(rd, &e));
-    if (b > 64 || e > cnt) return CT_ERR_CORRUPT;
-    if (e) {
-        CT_TRY(ct_get_u8(rd, &hb));
-        if (hb == 0 || b + hb > 64) return CT_ERR_CORRUPT;
-    }
+    pfor_head h;
+    CT_TRY(pfor_head_get(rd, cnt, &h));
+    const uint8_t b = h.b, e = h.e, hb = h.hb;
+    *ref = (int64_t)((uint64_t)*ref + (uint64_t)h.dref);
     const uint64_t base = (uint64_t)*ref;
     int packed = 0;
     if (cnt == MB) {
@@ -384,70 +397,69 @@ done:
     return rc;
 }
 
-int ct_ints_skip(ct_reader *rd, size_t n)
+/* A stream's header: transform, stage, seeds, divisor and, for the entropy stage, its bytes. */
+typedef struct stream_head {
+    int t, stage;
+    size_t s, m;         /* seeds and residuals */
+    int64_t seed[2];
+    uint64_t g;
+    const uint8_t *ent;  /* entropy stage only */
+    size_t ent_len;
+} stream_head;
+
+static int stream_head_get(ct_reader *rd, size_t n, stream_head *h)
 {
     uint8_t kind;
     CT_TRY(ct_get_u8(rd, &kind));
-    const int t = kind & 0x0F, stage = kind >> 4;
-    if (t > CT_XF_DOD || stage > CT_STAGE_ENTROPY) return CT_ERR_CORRUPT;
-    const size_t s = seeds_of(t, n), m = n - s;
-    uint64_t v;
-    const uint8_t *p;
-    for (size_t i = 0; i < s; i++) CT_TRY(ct_get_varint(rd, &v));
-    CT_TRY(ct_get_varint(rd, &v));
-    if (v == 0 || v > (uint64_t)INT64_MAX) return CT_ERR_CORRUPT;
-    if (stage == CT_STAGE_ENTROPY) {
-        CT_TRY(ct_get_varint(rd, &v));
-        if (v > ct_reader_left(rd)) return CT_ERR_TRUNCATED;
-        return ct_get_bytes(rd, (size_t)v, &p);
+    h->t = kind & 0x0F;
+    h->stage = kind >> 4;
+    if (h->t > CT_XF_DOD || h->stage > CT_STAGE_ENTROPY) return CT_ERR_CORRUPT;
+    h->s = seeds_of(h->t, n);
+    h->m = n - h->s;
+    for (size_t i = 0; i < h->s; i++) CT_TRY(ct_get_svarint(rd, &h->seed[i]));
+    CT_TRY(ct_get_varint(rd, &h->g));
+    if (h->g == 0 || h->g > (uint64_t)INT64_MAX) return CT_ERR_CORRUPT;
+    if (h->stage == CT_STAGE_ENTROPY) {
+        uint64_t len;
+        CT_TRY(ct_get_varint(rd, &len));
+        if (len > ct_reader_left(rd)) return CT_ERR_TRUNCATED;
+        h->ent_len = (size_t)len;
+        CT_TRY(ct_get_bytes(rd, h->ent_len, &h->ent));
     }
-    for (size_t i = 0; i < m; i += MB) {
-        const size_t cnt = min_sz(MB, m - i);
-        uint8_t b, e, hb = 0;
-        CT_TRY(ct_get_varint(rd, &v));
-        CT_TRY(ct_get_u8(rd, &b));
-        CT_TRY(ct_get_u8(rd, &e));
-        if (b > 64 || e > cnt) return CT_ERR_CORRUPT;
-        if (e) {
-            CT_TRY(ct_get_u8(rd, &hb));
-            if (hb == 0 || b + hb > 64) return CT_ERR_CORRUPT;
-        }
-        CT_TRY(ct_get_bytes(rd, packed_bytes(cnt, b) + (e ? e + bits_bytes(e, hb) : 0), &p));
+    return CT_OK;
+}
+
+int ct_ints_skip(ct_reader *rd, size_t n)
+{
+    stream_head sh;
+    CT_TRY(stream_head_get(rd, n, &sh));
+    if (sh.stage == CT_STAGE_ENTROPY) return CT_OK;
+    for (size_t i = 0; i < sh.m; i += MB) {
+        const size_t cnt = min_sz(MB, sh.m - i);
+        pfor_head h;
+        const uint8_t *p;
+        CT_TRY(pfor_head_get(rd, cnt, &h));
+        CT_TRY(ct_get_bytes(rd, packed_bytes(cnt, h.b) + (h.e ? h.e + bits_bytes(h.e, h.hb) : 0), &p));
     }
     return CT_OK;
 }
 
 int ct_ints_decode(ct_reader *rd, int64_t *x, size_t n)
 {
-    uint8_t kind;
-    CT_TRY(ct_get_u8(rd, &kind));
-    const int t = kind & 0x0F, stage = kind >> 4;
-    if (t > CT_XF_DOD || stage > CT_STAGE_ENTROPY) return CT_ERR_CORRUPT;
-    const size_t s = seeds_of(t, n), m = n - s;
+    stream_head sh;
+    CT_TRY(stream_head_get(rd, n, &sh));
+    const int t = sh.t;
+    const size_t s = sh.s, m = sh.m;
+    const uint64_t g = sh.g;
     untransform_state st = {0, 0};
-    int64_t seed;
-    if (s >= 1) {
-        CT_TRY(ct_get_svarint(rd, &seed));
-        x[0] = seed;
-        st.x = (uint64_t)seed;
-    }
+    if (s >= 1) st.x = (uint64_t)(x[0] = sh.seed[0]);
     if (s >= 2) {
-        CT_TRY(ct_get_svarint(rd, &seed));
-        st.d = (uint64_t)seed;
+        st.d = (uint64_t)sh.seed[1];
         st.x += st.d;
         x[1] = (int64_t)st.x;
     }
-    uint64_t g;
-    CT_TRY(ct_get_varint(rd, &g));
-    if (g == 0 || g > (uint64_t)INT64_MAX) return CT_ERR_CORRUPT;
-
-    if (stage == CT_STAGE_ENTROPY) {
-        uint64_t len;
-        const uint8_t *src;
-        CT_TRY(ct_get_varint(rd, &len));
-        if (len > ct_reader_left(rd)) return CT_ERR_TRUNCATED;
-        CT_TRY(ct_get_bytes(rd, (size_t)len, &src));
-        CT_TRY(ct_ent_decode(src, (size_t)len, x + s, m));
+    if (sh.stage == CT_STAGE_ENTROPY) {
+        CT_TRY(ct_ent_decode(sh.ent, sh.ent_len, x + s, m));
         untransform(x + s, x + s, m, t, g, &st);
         return CT_OK;
     }

@@ -6,17 +6,20 @@ around all C work; C status codes become chronotope.errors exceptions through
 errors.from_status, with the caller's context in the message. The numpy dtype
 mapping lives in chronotope.codec, not here.
 """
-from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from ctcore cimport (CT_BLOCK_MAX_NDIM, ct_block_bound, ct_block_decode, ct_block_encode,
-                     ct_block_info, ct_block_open, ct_encode_opts, ct_kernels_available,
-                     ct_kernels_get, ct_kernels_select, ct_strerror)
+                     ct_block_info, ct_block_open, ct_blocks_bound, ct_blocks_decode,
+                     ct_blocks_encode, ct_encode_opts, ct_kernels_available, ct_kernels_get,
+                     ct_kernels_select, ct_strerror)
+import numpy as np
 
 from chronotope.errors import from_status
 
-__all__ = ["encode_block", "decode_block", "block_info", "simd_level", "set_simd", "available_simd"]
+__all__ = ["encode_block", "decode_block", "block_info", "encode_blocks", "decode_blocks",
+           "simd_level", "set_simd", "available_simd"]
 
 
 cdef int check(int rc, context) except -1:
@@ -97,6 +100,56 @@ def decode_block(const unsigned char[::1] buf, allocate, context=None):
         rc = ct_block_decode(&info, &view[0] if out_bytes else NULL, out_bytes)
     check(rc, context)
     return out
+
+
+def encode_blocks(const unsigned char[::1] data, int dtype, int unit, size_t itemsize, size_t count,
+                  size_t rows_per_block, int mode):
+    """Encode a 1-D column as blocks of rows_per_block values; returns (bytes, uint64 offsets)."""
+    cdef ct_block_info info
+    cdef ct_encode_opts opts
+    cdef size_t nbytes = data.shape[0], nblocks, cap
+    cdef const unsigned char *src = &data[0] if nbytes else NULL
+    cdef uint8_t *dst
+    cdef int64_t written
+    if rows_per_block == 0:
+        raise from_status(-2, "rows_per_block must be positive")
+    if count * itemsize != nbytes:
+        raise from_status(-2, "buffer size does not match count and itemsize")
+    nblocks = (count + rows_per_block - 1) // rows_per_block
+    info.dtype, info.unit, info.itemsize, info.ndim = dtype, unit, itemsize, 1
+    info.shape[0] = info.count = count
+    opts.mode, opts.codec, opts.transform = mode, -1, -1
+    offsets = np.empty(nblocks + 1, dtype=np.uint64)
+    cdef uint64_t[::1] off = offsets
+    cap = ct_blocks_bound(nbytes, nblocks)
+    dst = <uint8_t *> malloc(cap if cap else 1)
+    if dst == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            written = ct_blocks_encode(src, &info, rows_per_block, &opts, dst, cap, &off[0])
+        if written < 0:
+            check(<int> written, "encode")
+        return PyBytes_FromStringAndSize(<char *> dst, written), offsets
+    finally:
+        free(dst)
+
+
+def decode_blocks(const unsigned char[::1] buf, const uint64_t[::1] offsets, const uint32_t[::1] which,
+                  int dtype, size_t itemsize, unsigned char[::1] out, context=None):
+    """Decode the listed blocks of a concatenation into out (raw bytes of the result)."""
+    cdef size_t n = buf.shape[0], nwhich = which.shape[0], failed = 0, out_bytes = out.shape[0]
+    cdef int64_t rc
+    if offsets.shape[0] < 1:
+        raise from_status(-8, "empty block offsets", context)
+    with nogil:
+        rc = ct_blocks_decode(&buf[0] if n else NULL, n, &offsets[0], offsets.shape[0] - 1,
+                              &which[0] if nwhich else NULL, nwhich, dtype, itemsize,
+                              &out[0] if out_bytes else NULL, out_bytes, &failed)
+    if rc < 0:
+        where = f"block {which[failed]}" if failed < nwhich else "blocks"
+        check(<int> rc, f"{context}, {where}" if context else where)
+    return rc
 
 
 def simd_level():

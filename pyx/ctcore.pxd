@@ -40,3 +40,9 @@ cdef extern from "ct_block.h" nogil:
                             uint8_t *dst, size_t cap)
     int ct_block_open(const uint8_t *src, size_t len, ct_block_info *info)
     int ct_block_decode(const ct_block_info *info, void *dst, size_t dst_bytes)
+    size_t ct_blocks_bound(size_t nbytes, size_t nblocks)
+    int64_t ct_blocks_encode(const void *src, const ct_block_info *info, size_t rows_per_block,
+                             const ct_encode_opts *opts, uint8_t *dst, size_t cap, uint64_t *offsets)
+    int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks,
+                             const uint32_t *which, size_t nwhich, int dtype, size_t itemsize,
+                             void *dst, size_t dst_bytes, size_t *failed)
