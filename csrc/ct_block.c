@@ -548,3 +548,17 @@ int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets
     if (out != dst_bytes) return CT_ERR_CORRUPT;
     return (int64_t)(out / (itemsize ? itemsize : 1));
 }
+
+size_t ct_blocks_check(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, int *status)
+{
+    size_t bad = 0;
+    for (size_t k = 0; k < nblocks; k++) {
+        ct_block_info info;
+        int rc = CT_ERR_CORRUPT;
+        if (offsets[k] <= offsets[k + 1] && offsets[k + 1] <= len)
+            rc = ct_block_open(src + offsets[k], (size_t)(offsets[k + 1] - offsets[k]), &info);
+        status[k] = rc < 0 ? rc : 0;
+        bad += rc < 0;
+    }
+    return bad;
+}

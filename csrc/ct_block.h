@@ -144,6 +144,13 @@ int64_t ct_blocks_encode(const void *src, const ct_block_info *info, size_t rows
 int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, const uint32_t *which,
                          size_t nwhich, int dtype, size_t itemsize, void *dst, size_t dst_bytes, size_t *failed);
 
+/**
+ * Check every block of a concatenation (header, checksum, structure) without
+ * decoding it. status[k] receives 0 or the negative ct_status of block k.
+ * @return the number of bad blocks (never fails otherwise).
+ */
+size_t ct_blocks_check(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, int *status);
+
 #ifdef __cplusplus
 }
 #endif

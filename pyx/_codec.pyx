@@ -11,14 +11,14 @@ from libc.stdlib cimport free, malloc
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from ctcore cimport (CT_BLOCK_MAX_NDIM, ct_block_bound, ct_block_decode, ct_block_encode,
-                     ct_block_info, ct_block_open, ct_blocks_bound, ct_blocks_decode,
+                     ct_block_info, ct_block_open, ct_blocks_bound, ct_blocks_check, ct_blocks_decode,
                      ct_blocks_encode, ct_encode_opts, ct_kernels_available, ct_kernels_get,
                      ct_kernels_select, ct_strerror)
 import numpy as np
 
 from chronotope.errors import from_status
 
-__all__ = ["encode_block", "decode_block", "block_info", "encode_blocks", "decode_blocks",
+__all__ = ["encode_block", "decode_block", "block_info", "encode_blocks", "decode_blocks", "check_blocks",
            "simd_level", "set_simd", "available_simd"]
 
 
@@ -150,6 +150,18 @@ def decode_blocks(const unsigned char[::1] buf, const uint64_t[::1] offsets, con
         where = f"block {which[failed]}" if failed < nwhich else "blocks"
         check(<int> rc, f"{context}, {where}" if context else where)
     return rc
+
+
+def check_blocks(const unsigned char[::1] buf, const uint64_t[::1] offsets):
+    """Validate every block of a concatenation; returns (messages per bad block index)."""
+    cdef size_t n = buf.shape[0], nblocks = offsets.shape[0] - 1 if offsets.shape[0] else 0
+    status = np.zeros(nblocks, dtype=np.intc)
+    cdef int[::1] st = status
+    if nblocks == 0:
+        return {}
+    with nogil:
+        ct_blocks_check(&buf[0] if n else NULL, n, &offsets[0], nblocks, &st[0])
+    return {int(k): ct_strerror(status[k]).decode() for k in np.flatnonzero(status)}
 
 
 def simd_level():

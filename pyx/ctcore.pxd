@@ -46,3 +46,4 @@ cdef extern from "ct_block.h" nogil:
     int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks,
                              const uint32_t *which, size_t nwhich, int dtype, size_t itemsize,
                              void *dst, size_t dst_bytes, size_t *failed)
+    size_t ct_blocks_check(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, int *status)

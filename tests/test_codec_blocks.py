@@ -86,3 +86,16 @@ def test_empty_column():
     assert data == b"" and offsets.tolist() == [0]
     out = np.empty(0, dtype=np.int64)
     assert codec.decode_blocks(data, offsets, [], out) is out
+
+
+def test_check_blocks_names_each_bad_block(column):
+    data, offsets = codec.encode_blocks(column, 1000)
+    assert codec.check_blocks(data, offsets) == {}
+    bad = bytearray(data)
+    bad[int(offsets[2]) + 30] ^= 0x01
+    bad[int(offsets[9]) + 5] ^= 0x80
+    problems = codec.check_blocks(bad, offsets)
+    assert sorted(problems) == [2, 9]
+    assert all("checksum" in msg for msg in problems.values())
+    truncated = bytes(data[: int(offsets[5]) + 10])
+    assert min(codec.check_blocks(truncated, offsets)) == 5
