@@ -58,6 +58,55 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap);
  */
 int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n);
 
+/**
+ * Decoder implementations this build and CPU can run ("generic", then
+ * "avx2", "avx512" on x86-64), best last; NULL-terminated. Every one
+ * gives identical results (values and status); the encoder has only one.
+ */
+const char *const *ct_ent_available(void);
+
+/**
+ * Choose the decoder implementation by name, or the best one for "auto" or
+ * NULL. Without a call, the first decode picks one from CHRONOTOPE_SIMD
+ * (generic|avx2|avx512; "generic" forces the portable scalar path) or else
+ * the CPU. Thread-safe; takes effect for decodes that start afterwards.
+ * @return CT_OK, or CT_ERR_UNSUPPORTED if this build or CPU lacks it.
+ */
+int ct_ent_select(const char *name);
+
+/** Name of the decoder implementation in use (selecting one if needed). */
+const char *ct_ent_impl_name(void);
+
+/* ---- internal: interface of the per-ISA decode kernels ----
+ * (ct_entropy_avx2.c, ct_entropy_avx512.c; not part of the public API) */
+
+#define CT_ENT_MAX_LANES 32
+
+/* rANS decoder state of all lanes; c[j] is lane j's context table base. */
+typedef struct ct_ent_lanes {
+    uint32_t x[CT_ENT_MAX_LANES], c[CT_ENT_MAX_LANES];
+    const uint8_t *p; /* next 16-bit renormalisation word */
+} ct_ent_lanes;
+
+typedef struct ct_ent_impl {
+    const char *name;
+    unsigned lane_counts; /* bit L set: ans handles L lanes */
+    /* Decode up to R rounds of L lanes, items round-major (items[r*L + j]),
+     * while end - p >= 2 * L; returns the rounds done. */
+    size_t (*ans)(ct_ent_lanes *st, uint32_t *items, size_t R, unsigned L, const uint64_t *tab, unsigned prec,
+                  const uint8_t *end);
+    /* b[j * R + r] = a[r * L + j] for r < R, j < L */
+    void (*transpose)(const uint32_t *a, uint32_t *b, size_t R, unsigned L);
+    /* Offsets of one lane run: out[i] = lowtab[2 * bin] + the next w raw
+     * bits (item = bin | w << 12), from bit *pos of p[0..len); decodes a
+     * prefix of the k items whose bits lie in bounds, advances *pos and
+     * returns its length (NULL: none). */
+    size_t (*raw)(const uint8_t *p, size_t len, uint64_t *pos, const uint32_t *items, size_t k, int64_t *out,
+                  const uint64_t *lowtab);
+} ct_ent_impl;
+
+extern const ct_ent_impl ct_ent_impl_avx2, ct_ent_impl_avx512;
+
 #ifdef __cplusplus
 }
 #endif

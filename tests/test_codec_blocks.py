@@ -92,8 +92,8 @@ def test_check_blocks_names_each_bad_block(column):
     data, offsets = codec.encode_blocks(column, 1000)
     assert codec.check_blocks(data, offsets) == {}
     bad = bytearray(data)
-    bad[int(offsets[2]) + 30] ^= 0x01
-    bad[int(offsets[9]) + 5] ^= 0x80
+    bad[int(offsets[2]) + 60] ^= 0x01
+    bad[int(offsets[9]) + 70] ^= 0x80
     problems = codec.check_blocks(bad, offsets)
     assert sorted(problems) == [2, 9]
     assert all("checksum" in msg for msg in problems.values())
