@@ -70,8 +70,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NST 4               /* rANS states = parallel segments (format constant; 4 or 8) */
-#define CHUNK 256           /* decode rounds per chunk (bins kept in L1) */
+#define MAX_LANES CT_ENT_MAX_LANES /* rANS states = segments: 4, 8, 16 or 32 (2-bit field) */
+#define CHUNK_VALUES 4096   /* values per offset chunk (format constant): CHUNK_VALUES / L rounds */
 #define HIST_MAX 65536      /* encoder key histogram window, max entries */
 #define RANS_L (1u << 15)   /* state in [2^15, 2^31); renormalise by 16-bit words */
 #define MAX_BINS 4096
@@ -134,6 +134,15 @@ static unsigned bin_class(int64_t lo, unsigned w)
     if (lo >= 0) return 64 + bitlen((uint64_t)lo);
     const uint64_t neg = 0 - (uint64_t)lo, m = lowmask(w);
     return m >= neg ? 64 : 64 - bitlen(neg - m);
+}
+
+/* Lanes (rANS states, segments) for n values: each costs 4 state bytes,
+ * so at most one per 1024 values (<= 0.03 bit/value), 4 to 32. */
+static unsigned lanes_for(size_t n)
+{
+    unsigned L = 4;
+    while (L < MAX_LANES && (size_t)L * 2048 <= n) L *= 2;
+    return L;
 }
 
 static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); }
@@ -292,7 +301,7 @@ typedef struct {
 } esym_t;
 
 typedef struct {
-    unsigned nbins, nctx, prec;
+    unsigned nbins, nctx, prec, lanes;
     unsigned thr[MAX_CTX - 1];
     uint64_t key[MAX_BINS]; /* lower bound relative to the block minimum */
     int64_t lower[MAX_BINS];
@@ -453,11 +462,11 @@ static double ctx_cost(const uint64_t *h, unsigned nb, double T, uint32_t M)
  * decoder resets the context (segment starts). */
 static void prev_classes(const model_t *md, const uint16_t *bin, size_t n, uint8_t *pc)
 {
-    const size_t S = n / NST;
+    const size_t L = md->lanes, S = n / L;
     pc[0] = START_CLASS;
     for (size_t i = 1; i < n; i++) pc[i] = md->cls[bin[i - 1]];
     if (S)
-        for (size_t j = 1; j < NST; j++) pc[j * S] = START_CLASS;
+        for (size_t j = 1; j < L; j++) pc[j * S] = START_CLASS;
 }
 
 /*
@@ -617,6 +626,7 @@ static size_t write_header(const model_t *md, uint64_t nw, uint8_t *out)
     }
     bw_put(&bw, md->prec, 4);
     bw_put(&bw, md->nctx - 1, 3);
+    bw_put(&bw, (unsigned)__builtin_ctz(md->lanes) - 2, 2);
     for (unsigned c = 0; c + 1 < md->nctx; c++) bw_put(&bw, md->thr[c], 8);
     for (unsigned c = 0; c < md->nctx; c++) {
         unsigned bk = 0, bbits = ~0u;
@@ -663,12 +673,13 @@ static void build_esym(model_t *md)
 static size_t ans_encode(const model_t *md, const uint16_t *bin, size_t n, uint16_t *wend, uint32_t *xs)
 {
     const unsigned nb = md->nbins;
-    const size_t S = n / NST;
+    const int L = (int)md->lanes;
+    const size_t S = n / (size_t)L;
     const esym_t *es = md->esym;
     const uint8_t *cm = md->cmap;
-    uint32_t x[NST];
+    uint32_t x[MAX_LANES];
     uint16_t *wp = wend;
-    for (int j = 0; j < NST; j++) x[j] = RANS_L;
+    for (int j = 0; j < L; j++) x[j] = RANS_L;
 #define ENC(j, k)                                                                   \
     do {                                                                            \
         const esym_t *e_ = es + (k);                                                \
@@ -680,17 +691,17 @@ static size_t ans_encode(const model_t *md, const uint16_t *bin, size_t n, uint1
         const uint32_t q_ = (uint32_t)(((uint64_t)x_ * e_->rcp) >> 32) >> e_->shift; \
         x[j] = x_ + e_->bias + q_ * e_->cmpl;                                       \
     } while (0)
-    for (size_t i = n; i-- > S * NST;) ENC(0, (i ? (size_t)cm[bin[i - 1]] * nb : 0) + bin[i]);
+    for (size_t i = n; i-- > S * (size_t)L;) ENC(0, (i ? (size_t)cm[bin[i - 1]] * nb : 0) + bin[i]);
     if (S) {
         for (size_t t = S; t-- > 1;)
-            for (int j = NST - 1; j >= 0; j--) {
+            for (int j = L - 1; j >= 0; j--) {
                 const size_t i = (size_t)j * S + t;
                 ENC(j, (size_t)cm[bin[i - 1]] * nb + bin[i]);
             }
-        for (int j = NST - 1; j >= 0; j--) ENC(j, bin[(size_t)j * S]);
+        for (int j = L - 1; j >= 0; j--) ENC(j, bin[(size_t)j * S]);
     }
 #undef ENC
-    for (int j = 0; j < NST; j++) xs[j] = x[j];
+    for (int j = 0; j < L; j++) xs[j] = x[j];
     return (size_t)(wend - wp);
 }
 
@@ -732,14 +743,14 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
         if (wlo > range - (W - 1)) wlo = range - (W - 1);
 
         uint32_t *hist = calloc(W, sizeof(uint32_t));
-        uint8_t *work = malloc(n * 5 + 2 * NST + 16);
+        uint8_t *work = malloc(n * 5 + 2 * MAX_LANES + 16);
         model_t *md = calloc(1, sizeof(model_t));
         uint64_t *oa = NULL, *uk = NULL;
         uint8_t *hdr = NULL;
         int64_t rc = CT_ERR_NOMEM;
         if (!hist || !work || !md) goto out;
         uint16_t *bin = (uint16_t *)work;           /* n */
-        uint16_t *wend = bin + n + (n + NST + 4);   /* rANS words: at most n + NST */
+        uint16_t *wend = bin + n + (n + MAX_LANES + 4); /* rANS words: at most n */
         uint8_t *pcb = (uint8_t *)wend;             /* n bytes: previous classes */
 
         size_t nout = 0;
@@ -777,6 +788,7 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
 
         unsigned prec = bitlen(n) + PREC_ADJ;
         md->prec = prec < 6 ? 6 : prec > PREC_TOP ? PREC_TOP : prec;
+        md->lanes = lanes_for(n);
         if ((rc = choose_bins(md, uk, uc, m, n, mn)) < 0) goto out;
         if (md->nbins == 1) {
             rc = 1; /* the single-bin stream is the fallback */
@@ -820,11 +832,12 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
             goto out;
         }
         build_esym(md);
-        uint32_t xs[NST];
+        uint32_t xs[MAX_LANES];
+        const size_t L = md->lanes;
         const size_t nw = ans_encode(md, bin, n, wend, xs);
         const size_t hsize = write_header(md, nw, hdr);
-        const size_t S = n / NST;
-        const size_t total = hsize + 4 * NST + 2 * nw + (size_t)((rawbits + 7) / 8);
+        const size_t S = n / L;
+        const size_t total = hsize + 4 * L + 2 * nw + (size_t)((rawbits + 7) / 8);
         if (total >= fsize) { /* rc 1 = "write the single-bin stream" */
             rc = 1;
             goto out;
@@ -836,17 +849,21 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
         uint8_t *p = dst;
         memcpy(p, hdr, hsize);
         p += hsize;
-        for (size_t j = 0; j < NST; j++, p += 4) st32(p, xs[j]);
+        for (size_t j = 0; j < L; j++, p += 4) st32(p, xs[j]);
         for (const uint16_t *wp = wend - nw; wp < wend; wp++, p += 2) st16(p, *wp);
-        /* raw offsets in decode order: round-major, then the tail */
+        /* raw offsets in decode order: per chunk of CHUNK_VALUES / L rounds,
+         * lane by lane; then the tail */
         bw_t bw = {p, 0, 0};
-        for (size_t t = 0; t < S; t++)
-            for (size_t j = 0; j < NST; j++) {
-                const size_t i = j * S + t;
-                const unsigned b = bin[i];
-                bw_put64(&bw, (uint64_t)src[i] - (uint64_t)md->lower[b], md->w[b]);
-            }
-        for (size_t i = S * NST; i < n; i++) {
+        const size_t CR = CHUNK_VALUES / L;
+        for (size_t t0 = 0; t0 < S; t0 += CR) {
+            const size_t R = S - t0 < CR ? S - t0 : CR;
+            for (size_t j = 0; j < L; j++)
+                for (size_t i = j * S + t0; i < j * S + t0 + R; i++) {
+                    const unsigned b = bin[i];
+                    bw_put64(&bw, (uint64_t)src[i] - (uint64_t)md->lower[b], md->w[b]);
+                }
+        }
+        for (size_t i = S * L; i < n; i++) {
             const unsigned b = bin[i];
             bw_put64(&bw, (uint64_t)src[i] - (uint64_t)md->lower[b], md->w[b]);
         }
@@ -863,11 +880,6 @@ single:
 }
 
 /* ---------- decoder ---------- */
-
-/* Per-bin data of the offset pass. */
-typedef struct {
-    uint64_t lower, mask;
-} dbin_t;
 
 /* Raw offset reader: bits LSB-first from p[0..len), pos bits consumed. */
 typedef struct {
@@ -892,60 +904,64 @@ static inline int rr_slow(rr_t *r, unsigned w, uint64_t *out)
     return CT_OK;
 }
 
-/* Pass 2 of a chunk: R rounds of NST bins (round-major in bins[]) to
- * values; round r, state j is dst[j * S + r]. */
-static int raw_rounds(rr_t *rd, const uint16_t *bins, size_t R, int64_t *dst, size_t S, const dbin_t *bt,
-                      const uint8_t *wb)
+/* Item of pass 1 (one per value): bin | w << 12 (w = the bin's offset
+ * bits). lowtab[2 * bin] = lower, lowtab[2 * bin + 1] = mask of w bits. */
+#define ITEM_BIN(it) ((it) & 0xfff)
+#define ITEM_W(it) ((it) >> 12)
+
+/* Offsets of a lane run while a value's 16 bytes lie in bounds; returns
+ * the number decoded. */
+static size_t raw_generic(const uint8_t *p, size_t len, uint64_t *ppos, const uint32_t *items, size_t k, int64_t *out,
+                          const uint64_t *lowtab)
 {
-    uint64_t pos = rd->pos;
-    const uint8_t *p = rd->p;
-    const size_t len = rd->len;
-    size_t r = 0;
-    while (r < R) {
-        const uint64_t byte = pos >> 3;
-        /* a value takes <= 8 bytes and reads <= 16 from its first byte */
-        const size_t safe = byte + 16 <= len ? (size_t)(((len - byte - 16) / 8 + 1) / NST) : 0;
-        if (safe) {
-            const size_t lim = R - r < safe ? R : r + safe;
-            for (; r < lim; r++) {
-                for (size_t j = 0; j < NST; j++) {
-                    const size_t b = bins[r * NST + j];
-                    const unsigned sh = (unsigned)(pos & 7), w = wb[b];
-                    const uint8_t *q = p + (pos >> 3);
-                    uint64_t v = ld64(q) >> sh; /* >= 57 valid bits */
-                    if (w > 56) v |= (ld64(q + 8) << 1) << (63 - sh); /* rare, predictable */
-                    dst[j * S + r] = u2i(bt[b].lower + (v & bt[b].mask));
-                    pos += w;
-                }
-            }
-            continue;
+    uint64_t pos = *ppos;
+    size_t i = 0;
+    while (i < k && (pos >> 3) + 16 <= len) {
+        /* a value advances <= 8 bytes and reads <= 16 from its first byte */
+        size_t lim = i + (size_t)((len - (pos >> 3) - 16) / 8) + 1;
+        if (lim > k) lim = k;
+        for (; i < lim; i++) {
+            const uint32_t it = items[i];
+            const unsigned w = ITEM_W(it), b = ITEM_BIN(it), sh = (unsigned)(pos & 7);
+            const uint8_t *q = p + (pos >> 3);
+            uint64_t v = ld64(q) >> sh; /* >= 57 valid bits */
+            if (w > 56) v |= (ld64(q + 8) << 1) << (63 - sh); /* rare, predictable */
+            out[i] = u2i(lowtab[2 * b] + (v & lowtab[2 * b + 1]));
+            pos += w;
         }
-        rd->pos = pos;
-        for (size_t j = 0; j < NST; j++) {
-            const size_t b = bins[r * NST + j];
-            uint64_t v;
-            if (rr_slow(rd, wb[b], &v) < 0) return CT_ERR_TRUNCATED;
-            dst[j * S + r] = u2i(bt[b].lower + v);
-        }
-        pos = rd->pos;
-        r++;
     }
-    rd->pos = pos;
+    *ppos = pos;
+    return i;
+}
+
+/* All k offsets of a lane run: the ISA kernel, then the scalar loops. */
+static int raw_run(const ct_ent_impl *im, rr_t *rd, const uint32_t *items, size_t k, int64_t *out,
+                   const uint64_t *lowtab)
+{
+    size_t i = im->raw ? im->raw(rd->p, rd->len, &rd->pos, items, k, out, lowtab) : 0;
+    i += raw_generic(rd->p, rd->len, &rd->pos, items + i, k - i, out + i, lowtab);
+    for (; i < k; i++) {
+        const unsigned b = ITEM_BIN(items[i]);
+        uint64_t v;
+        if (rr_slow(rd, ITEM_W(items[i]), &v) < 0) return CT_ERR_TRUNCATED;
+        out[i] = u2i(lowtab[2 * b] + v);
+    }
     return CT_OK;
 }
 
 /* Decode table entry per context c and slot s (index c << prec | s), one
  * 64-bit load per symbol:
- *   bits  0-15  freq(bin)         bits 16-31  s - cum(bin)
- *   bits 32-47  bin             bits 48-63  context of the next symbol << prec
- * One step: x' = freq * (x >> prec) + s - cum; the next context's table
- * base is one shift away. Renormalisation is arithmetic, not a branch: the branch
- * would be taken ~50% of the time at random and mispredict. */
+ *   bits  0-15  freq(bin)       bits 16-31  s - cum(bin)
+ *   bits 32-43  bin             bits 44-50  offset bits w of the bin
+ *   bits 61-63  context of the next symbol
+ * (bits 32-50 are the pass-1 item). One step: x' = freq * (x >> prec) +
+ * s - cum. Renormalisation is arithmetic, not a branch: the branch would be
+ * taken ~50% of the time at random and mispredict. */
 #define STEP_CORE(x, cb, o)                                               \
     const uint64_t e_ = tab[cb + (x & ((1u << prec) - 1))];               \
     x = ((uint32_t)e_ & 0xffff) * (x >> prec) + ((uint32_t)e_ >> 16);     \
-    cb = (uint32_t)(e_ >> 48);                                            \
-    (o) = (uint16_t)(e_ >> 32);                                           \
+    cb = (uint32_t)(e_ >> 61) << prec;                                    \
+    (o) = (uint32_t)(e_ >> 32) & 0x7ffff;                                 \
     const uint32_t r_ = x < RANS_L
 #define STEP(x, cb, o)                                                    \
     do {                                                                  \
@@ -963,98 +979,116 @@ static int raw_rounds(rr_t *rd, const uint16_t *bins, size_t R, int64_t *dst, si
         }                                                                 \
     } while (0)
 
-/* Pass 1 state: NST rANS states, their context table bases, input pointer. */
-typedef struct {
-    uint32_t x[NST], c[NST];
-    const uint8_t *p;
-} dstate_t;
-
-/* R rounds without bounds checks (caller checked); bins out round-major.
- * Always inlined so that prec becomes a constant in the hot cases. */
-static inline __attribute__((always_inline)) void ans_rounds(dstate_t *st, uint16_t *o, size_t R,
-                                                              const uint64_t *tab, const unsigned prec)
+/* R rounds of 4 lanes without bounds checks (caller checked); lane j's
+ * items go to o[j * stride + r]. Always inlined so that prec becomes a
+ * constant in the hot cases. */
+static inline __attribute__((always_inline)) void ans_rounds4(ct_ent_lanes *st, uint32_t *o, size_t R, size_t stride,
+                                                               const uint64_t *tab, const unsigned prec)
 {
     uint32_t x0 = st->x[0], x1 = st->x[1], x2 = st->x[2], x3 = st->x[3];
     uint32_t c0 = st->c[0], c1 = st->c[1], c2 = st->c[2], c3 = st->c[3];
-#if NST == 8
-    uint32_t x4 = st->x[4], x5 = st->x[5], x6 = st->x[6], x7 = st->x[7];
-    uint32_t c4 = st->c[4], c5 = st->c[5], c6 = st->c[6], c7 = st->c[7];
-#endif
     const uint8_t *p = st->p;
-    for (size_t r = 0; r < R; r++, o += NST) {
-        STEP(x0, c0, o[0]);
-        STEP(x1, c1, o[1]);
-        STEP(x2, c2, o[2]);
-        STEP(x3, c3, o[3]);
-#if NST == 8
-        STEP(x4, c4, o[4]);
-        STEP(x5, c5, o[5]);
-        STEP(x6, c6, o[6]);
-        STEP(x7, c7, o[7]);
-#endif
+    for (size_t r = 0; r < R; r++) {
+        STEP(x0, c0, o[r]);
+        STEP(x1, c1, o[stride + r]);
+        STEP(x2, c2, o[2 * stride + r]);
+        STEP(x3, c3, o[3 * stride + r]);
     }
     st->x[0] = x0, st->x[1] = x1, st->x[2] = x2, st->x[3] = x3;
     st->c[0] = c0, st->c[1] = c1, st->c[2] = c2, st->c[3] = c3;
-#if NST == 8
-    st->x[4] = x4, st->x[5] = x5, st->x[6] = x6, st->x[7] = x7;
-    st->c[4] = c4, st->c[5] = c5, st->c[6] = c6, st->c[7] = c7;
-#endif
     st->p = p;
 }
 
-/* Both passes, chunk by chunk (CHUNK rounds: the bins stay in L1).
- * p..end are the rANS words, rd the offset bits. */
-static int decode_body(const uint8_t *p, const uint8_t *end, rr_t *rd, int64_t *dst, size_t n,
-                       const uint64_t *tab, const dbin_t *bt, const uint8_t *wb, unsigned prec)
+/* The same for any L (a multiple of 4): the portable path for L > 4. */
+static void ans_rounds_n(ct_ent_lanes *st, uint32_t *o, size_t R, size_t stride, unsigned L, const uint64_t *tab,
+                         const unsigned prec)
 {
-    dstate_t st;
-    uint16_t bins[CHUNK * NST];
-    const size_t S = n / NST; /* >= 1: n >= NST in the multi-bin stream */
-    for (size_t j = 0; j < NST; j++) {
+    const uint8_t *p = st->p;
+    for (size_t r = 0; r < R; r++)
+        for (unsigned j = 0; j < L; j += 4) {
+            uint32_t x0 = st->x[j], x1 = st->x[j + 1], x2 = st->x[j + 2], x3 = st->x[j + 3];
+            uint32_t c0 = st->c[j], c1 = st->c[j + 1], c2 = st->c[j + 2], c3 = st->c[j + 3];
+            uint32_t *oj = o + j * stride + r;
+            STEP(x0, c0, oj[0]);
+            STEP(x1, c1, oj[stride]);
+            STEP(x2, c2, oj[2 * stride]);
+            STEP(x3, c3, oj[3 * stride]);
+            st->x[j] = x0, st->x[j + 1] = x1, st->x[j + 2] = x2, st->x[j + 3] = x3;
+            st->c[j] = c0, st->c[j + 1] = c1, st->c[j + 2] = c2, st->c[j + 3] = c3;
+        }
+    st->p = p;
+}
+
+/* Both passes, chunk by chunk (CHUNK_VALUES / L rounds: the items stay in
+ * L1). p..end are the rANS words, rd the offset bits. A vector kernel
+ * writes items round-major to A and transposes them to B; the scalar
+ * rounds write B (lane-major: lane j's run at B + j * R) directly. */
+static int decode_body(const ct_ent_impl *im, const uint8_t *p, const uint8_t *end, rr_t *rd, int64_t *dst, size_t n,
+                       unsigned L, const uint64_t *tab, const uint64_t *lowtab, unsigned prec, uint32_t *A, uint32_t *B)
+{
+    ct_ent_lanes st;
+    const size_t S = n / L, CR = CHUNK_VALUES / L; /* S >= 1: n >= L here */
+    const int vec = im->ans && (im->lane_counts & L) && A;
+    for (size_t j = 0; j < L; j++) {
         st.x[j] = ld32(p + 4 * j);
         st.c[j] = 0;
         if (st.x[j] < RANS_L || st.x[j] >= (uint32_t)RANS_L << 16) return CT_ERR_CORRUPT;
     }
-    p += 4 * NST;
+    p += 4 * L;
 
     for (size_t t = 0; t < S;) {
-        const size_t R = S - t < CHUNK ? S - t : CHUNK;
+        const size_t R = S - t < CR ? S - t : CR;
         for (size_t r = 0; r < R;) {
-            /* a round reads at most 2 * NST bytes */
-            const size_t safe = (size_t)(end - p) / (2 * NST);
-            const size_t lim = R - r < safe ? R : r + safe;
             st.p = p;
-            uint16_t *o = bins + r * NST;
-            switch (prec) {
-            case 12: ans_rounds(&st, o, lim - r, tab, 12); break;
-            case 11: ans_rounds(&st, o, lim - r, tab, 11); break;
-            case 10: ans_rounds(&st, o, lim - r, tab, 10); break;
-            case 9: ans_rounds(&st, o, lim - r, tab, 9); break;
-            default: ans_rounds(&st, o, lim - r, tab, prec); break;
+            if (vec) {
+                r += im->ans(&st, A + r * L, R - r, L, tab, prec, end);
+            } else {
+                /* a round reads at most 2 * L bytes */
+                const size_t safe = (size_t)(end - p) / (2 * L);
+                const size_t cnt = R - r < safe ? R - r : safe;
+                if (L == 4) {
+                    switch (prec) {
+                    case 12: ans_rounds4(&st, B + r, cnt, R, tab, 12); break;
+                    case 11: ans_rounds4(&st, B + r, cnt, R, tab, 11); break;
+                    case 10: ans_rounds4(&st, B + r, cnt, R, tab, 10); break;
+                    case 9: ans_rounds4(&st, B + r, cnt, R, tab, 9); break;
+                    default: ans_rounds4(&st, B + r, cnt, R, tab, prec); break;
+                    }
+                } else {
+                    ans_rounds_n(&st, B + r, cnt, R, L, tab, prec);
+                }
+                r += cnt;
             }
             p = st.p;
-            r = lim;
-            if (r < R) {
-                for (size_t j = 0; j < NST; j++) STEP_CHECKED(st.x[j], st.c[j], bins[r * NST + j]);
+            if (r < R) { /* one bounds-checked round */
+                for (size_t j = 0; j < L; j++) {
+                    uint32_t it;
+                    STEP_CHECKED(st.x[j], st.c[j], it);
+                    if (vec) A[r * L + j] = it;
+                    else B[j * R + r] = it;
+                }
                 r++;
             }
         }
-        const int rc = raw_rounds(rd, bins, R, dst + t, S, bt, wb);
-        if (rc < 0) return rc;
+        if (vec) im->transpose(A, B, R, L);
+        for (size_t j = 0; j < L; j++) {
+            const int rc = raw_run(im, rd, B + j * R, R, dst + j * S + t, lowtab);
+            if (rc < 0) return rc;
+        }
         t += R;
     }
     /* tail: state 0 continues; the first tail value's context comes from
      * the last value of the last segment */
-    uint32_t cb = st.c[NST - 1];
-    for (size_t i = S * NST; i < n; i++) {
-        uint16_t b;
-        STEP_CHECKED(st.x[0], cb, b);
+    uint32_t cb = st.c[L - 1];
+    for (size_t i = S * L; i < n; i++) {
+        uint32_t it;
+        STEP_CHECKED(st.x[0], cb, it);
         uint64_t v;
-        if (rr_slow(rd, wb[b], &v) < 0) return CT_ERR_TRUNCATED;
-        dst[i] = u2i(bt[b].lower + v);
+        if (rr_slow(rd, ITEM_W(it), &v) < 0) return CT_ERR_TRUNCATED;
+        dst[i] = u2i(lowtab[2 * ITEM_BIN(it)] + v);
     }
     /* the encoder started every state at RANS_L: anything else is damage */
-    for (size_t j = 0; j < NST; j++)
+    for (size_t j = 0; j < L; j++)
         if (st.x[j] != RANS_L) return CT_ERR_CORRUPT;
     if (p != end) return CT_ERR_CORRUPT;
     return CT_OK;
@@ -1062,6 +1096,71 @@ static int decode_body(const uint8_t *p, const uint8_t *end, rr_t *rd, int64_t *
 #undef STEP
 #undef STEP_CHECKED
 #undef STEP_CORE
+
+/* ---------- decoder selection (once; see ct_ent_select) ---------- */
+
+static const ct_ent_impl ent_generic = {"generic", 0, NULL, NULL, NULL};
+static const ct_ent_impl *ent_selected;
+
+static int ent_cpu_has(const char *name)
+{
+#if defined(CT_HAVE_X86_KERNELS)
+    __builtin_cpu_init();
+    if (!strcmp(name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+    if (!strcmp(name, "avx512"))
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("bmi2");
+#endif
+    return !strcmp(name, "generic");
+}
+
+static const ct_ent_impl *ent_by_name(const char *name)
+{
+    if (!ent_cpu_has(name)) return NULL;
+#if defined(CT_HAVE_X86_KERNELS)
+    if (!strcmp(name, "avx2")) return &ct_ent_impl_avx2;
+    if (!strcmp(name, "avx512")) return &ct_ent_impl_avx512;
+#endif
+    return &ent_generic;
+}
+
+const char *const *ct_ent_available(void)
+{
+    static const char *const one[] = {"generic", NULL};
+#if defined(CT_HAVE_X86_KERNELS)
+    static const char *const two[] = {"generic", "avx2", NULL};
+    static const char *const all[] = {"generic", "avx2", "avx512", NULL};
+    if (ent_cpu_has("avx2")) return ent_cpu_has("avx512") ? all : two;
+#endif
+    return one;
+}
+
+int ct_ent_select(const char *name)
+{
+    const ct_ent_impl *im = NULL;
+    if (!name || !strcmp(name, "auto")) {
+        const char *const *names = ct_ent_available();
+        for (size_t i = 0; names[i]; i++) im = ent_by_name(names[i]);
+    } else {
+        im = ent_by_name(name);
+    }
+    if (!im) return CT_ERR_UNSUPPORTED;
+    __atomic_store_n(&ent_selected, im, __ATOMIC_RELEASE);
+    return CT_OK;
+}
+
+static const ct_ent_impl *ent_get(void)
+{
+    const ct_ent_impl *im = __atomic_load_n(&ent_selected, __ATOMIC_ACQUIRE);
+    if (im) return im;
+    /* benign race: concurrent first calls store the same choice */
+    const char *env = getenv("CHRONOTOPE_SIMD");
+    if (!env || ct_ent_select(env) != CT_OK) ct_ent_select("auto");
+    return __atomic_load_n(&ent_selected, __ATOMIC_ACQUIRE);
+}
+
+const char *ct_ent_impl_name(void) { return ent_get()->name; }
 
 int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
 {
@@ -1078,11 +1177,11 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
     if (nb > MAX_BINS) return CT_ERR_CORRUPT;
 
     int rc = CT_OK;
-    uint8_t *bins = malloc(nb * (sizeof(dbin_t) + 2));
+    /* per bin: lower and offset mask (lowtab), offset bits, context */
+    uint64_t *lowtab = malloc(nb * (2 * sizeof(uint64_t) + 2));
     uint64_t *tab = NULL;
-    if (!bins) return CT_ERR_NOMEM;
-    dbin_t *bt = (dbin_t *)bins;
-    uint8_t *wb = (uint8_t *)(bt + nb), *cmap = wb + nb;
+    if (!lowtab) return CT_ERR_NOMEM;
+    uint8_t *wb = (uint8_t *)(lowtab + 2 * nb), *cmap = wb + nb;
 
     /* bins: strictly increasing lower bounds */
     uint64_t prev = 0;
@@ -1102,9 +1201,9 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
         }
         const uint64_t w1 = br_gamma(&br);
         if (w1 > 65) br_fail(&br, CT_ERR_CORRUPT);
-        bt[b].lower = prev = cur;
+        lowtab[2 * b] = prev = cur;
         wb[b] = (uint8_t)(w1 - 1);
-        bt[b].mask = lowmask(wb[b]);
+        lowtab[2 * b + 1] = lowmask(wb[b]);
     }
     if (br.err) {
         rc = br.err;
@@ -1119,7 +1218,7 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
         }
         rr_t rd = {src + hb, (size_t)(len - hb), 0};
         const unsigned w = wb[0];
-        const uint64_t lo = bt[0].lower, mask = bt[0].mask;
+        const uint64_t lo = lowtab[0], mask = lowtab[1];
         if ((uint64_t)n * w > (uint64_t)rd.len * 8 || n > ((uint64_t)1 << 58)) {
             rc = CT_ERR_TRUNCATED;
             goto done;
@@ -1140,6 +1239,7 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
 
     const unsigned prec = (unsigned)br_get(&br, 4);
     const unsigned nctx = (unsigned)br_get(&br, 3) + 1;
+    const unsigned L = 4u << br_get(&br, 2);
     unsigned thr[7];
     for (unsigned c = 0; c + 1 < nctx; c++) {
         thr[c] = (unsigned)br_get(&br, 8);
@@ -1149,21 +1249,24 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
         rc = br.err;
         goto done;
     }
-    /* an entry holds the next context base in 16 bits; the encoder always
-     * has n >= NST values here */
-    if (prec < 1 || prec > PREC_MAX || nb > (1u << prec) || ((nctx - 1) << prec) > 65535 || n < NST) {
+    /* the encoder always has n >= L values here */
+    if (prec < 1 || prec > PREC_MAX || nb > (1u << prec) || n < L) {
         rc = CT_ERR_CORRUPT;
         goto done;
     }
     const uint32_t M = 1u << prec;
     for (uint64_t b = 0; b < nb; b++) {
-        const unsigned cl = bin_class(u2i(bt[b].lower), wb[b]);
+        const unsigned cl = bin_class(u2i(lowtab[2 * b]), wb[b]);
         unsigned c = 0;
         while (c + 1 < nctx && cl >= thr[c]) c++;
         cmap[b] = (uint8_t)c;
     }
-    /* + padding for the vector fills' overshoot */
-    tab = malloc((((size_t)nctx << prec) + 4) * sizeof(uint64_t));
+    /* table + padding for the vector fills' overshoot, then the item
+     * buffers of decode_body (A only for a vector kernel) */
+    const ct_ent_impl *im = ent_get();
+    const size_t ntab = ((size_t)nctx << prec) + 4, nit = n < CHUNK_VALUES ? n : CHUNK_VALUES;
+    const int vec = im->ans && (im->lane_counts & L);
+    tab = malloc(ntab * sizeof(uint64_t) + (vec ? 2 : 1) * nit * sizeof(uint32_t));
     if (!tab) {
         rc = CT_ERR_NOMEM;
         goto done;
@@ -1187,7 +1290,7 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
             /* 4 entries per round; overshoot lands in slots filled later or
              * in the padding (table building is a large share of decoding
              * a 4096-value block) */
-            const uint64_t e = f | b << 32 | (uint64_t)((uint32_t)cmap[b] << prec) << 48;
+            const uint64_t e = f | (b | (uint64_t)wb[b] << 12 | (uint64_t)cmap[b] << 29) << 32;
             uint64_t *t = tc + cum;
             for (uint32_t s = 0; s < f; s += 4) {
                 const uint64_t q[4] = {e | (uint64_t)s << 16, e | (uint64_t)(s + 1) << 16,
@@ -1208,16 +1311,17 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
         rc = CT_ERR_CORRUPT;
         goto done;
     }
-    if (len - hb < 4 * NST || nw > (len - hb - 4 * NST) / 2) {
+    if (len - hb < 4 * L || nw > (len - hb - 4 * L) / 2) {
         rc = CT_ERR_TRUNCATED;
         goto done;
     }
-    const uint8_t *ws = src + hb, *we = ws + 4 * NST + 2 * nw;
+    const uint8_t *ws = src + hb, *we = ws + 4 * L + 2 * nw;
     rr_t rd = {we, (size_t)(src + len - we), 0};
-    if ((rc = decode_body(ws, we, &rd, dst, n, tab, bt, wb, prec)) < 0) goto done;
+    uint32_t *B = (uint32_t *)(tab + ntab), *A = vec ? B + nit : NULL;
+    if ((rc = decode_body(im, ws, we, &rd, dst, n, L, tab, lowtab, prec, A, B)) < 0) goto done;
     if ((rd.pos + 7) / 8 != rd.len || ((rd.pos & 7) && (rd.p[rd.pos >> 3] >> (rd.pos & 7)))) rc = CT_ERR_CORRUPT;
 done:
-    free(bins);
+    free(lowtab);
     free(tab);
     return rc;
 }

@@ -1,18 +1,35 @@
 """chronotope: a storage engine for moving objects and their history.
 
-This release provides the column codecs (:mod:`chronotope.codec`), the
-tracktable loaders (:mod:`chronotope.loaders`) and the bundled real AIS
-sample (:mod:`chronotope.datasets`). See README.md and docs/.
+``chronotope.open(path)`` opens (or creates) a store — see
+:mod:`chronotope.store`; the column codecs are :mod:`chronotope.codec`, the
+tracktable loaders :mod:`chronotope.loaders`, the bundled real AIS sample
+:mod:`chronotope.datasets`. See README.md and docs/.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from chronotope import codec, datasets, errors, loaders
+from chronotope.collection import Collection
 from chronotope.errors import ChronotopeError, CorruptDataError
+from chronotope.results import Result
+from chronotope.store import Store
+from chronotope.store import open_store as open  # noqa: A001 - the public contract: ct.open(path)
 
 try:
     __version__ = version("chronotope")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0+source"
 
-__all__ = ["codec", "datasets", "errors", "loaders", "ChronotopeError", "CorruptDataError", "__version__"]
+__all__ = [
+    "open",
+    "Store",
+    "Collection",
+    "Result",
+    "codec",
+    "datasets",
+    "errors",
+    "loaders",
+    "ChronotopeError",
+    "CorruptDataError",
+    "__version__",
+]
