@@ -593,10 +593,11 @@ class _Chain:
     the k-th pending payload.
     """
 
-    __slots__ = ("keys", "locs", "kinds")
+    __slots__ = ("keys", "locs", "kinds", "tail")
 
     def __init__(self, keys, locs, kinds):
         self.keys, self.locs, self.kinds = keys, locs, kinds
+        self.tail = None  # JSON of the last version, once written here: the next append's base
 
     def __len__(self):
         return len(self.keys)
@@ -846,6 +847,8 @@ class DocumentStore:
     def _materialize(self, oid: int, view, i: int):
         """The document of version ``i`` of ``view``: one keyframe plus the deltas after it."""
         cached = self._docs.get((oid,) + view.key(i))
+        if cached is None and type(view) is _Chain and i == len(view) - 1:
+            cached = view.tail
         if cached is not None:
             self.stats["cache_hits"] += 1
             return json.loads(cached)
@@ -951,6 +954,8 @@ class DocumentStore:
                 chain.locs[j], chain.kinds[j] = self._add_pending(_dumps(succ_doc)), KEYFRAME
             else:
                 chain.locs[j] = self._add_pending(succ_delta)
+        if i == len(chain) - 1:
+            chain.tail = payload
         self._cache_put((oid, t, lsn), payload)
 
     def get(self, oid, as_of=None) -> dict | None:
@@ -1187,6 +1192,8 @@ class DocumentStore:
         with self._lock:
             self._docs.clear()
             self._chunks.clear()
+            for chain in self._dirty.values():
+                chain.tail = None
 
     def close(self) -> None:
         """Flush pending changes (unless a file is damaged) and release the files. Idempotent."""
