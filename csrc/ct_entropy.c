@@ -904,10 +904,11 @@ static inline int rr_slow(rr_t *r, unsigned w, uint64_t *out)
     return CT_OK;
 }
 
-/* Item of pass 1 (one per value): bin | w << 12 (w = the bin's offset
- * bits). lowtab[2 * bin] = lower, lowtab[2 * bin + 1] = mask of w bits. */
-#define ITEM_BIN(it) ((it) & 0xfff)
-#define ITEM_W(it) ((it) >> 12)
+/* Item of pass 1 (one per value): bits 13-44 of its table entry, i.e.
+ * w | (s - cum) << 7 | bin << 19 (w = the bin's offset bits).
+ * lowtab[2 * bin] = lower, lowtab[2 * bin + 1] = mask of w bits. */
+#define ITEM_BIN(it) ((it) >> 19)
+#define ITEM_W(it) ((it) & 0x7f)
 
 /* Offsets of a lane run while a value's 16 bytes lie in bounds; returns
  * the number decoded. */
@@ -951,17 +952,17 @@ static int raw_run(const ct_ent_impl *im, rr_t *rd, const uint32_t *items, size_
 
 /* Decode table entry per context c and slot s (index c << prec | s), one
  * 64-bit load per symbol:
- *   bits  0-15  freq(bin)       bits 16-31  s - cum(bin)
- *   bits 32-43  bin             bits 44-50  offset bits w of the bin
- *   bits 61-63  context of the next symbol
- * (bits 32-50 are the pass-1 item). One step: x' = freq * (x >> prec) +
+ *   bits  0-12  freq(bin)       bits 13-19  offset bits w of the bin
+ *   bits 20-31  s - cum(bin)    bits 32-43  bin    bits 44-48  zero
+ *   bits 49-63  next context's table base (context << prec)
+ * (bits 13-44 are the pass-1 item). One step: x' = freq * (x >> prec) +
  * s - cum. Renormalisation is arithmetic, not a branch: the branch would be
  * taken ~50% of the time at random and mispredict. */
 #define STEP_CORE(x, cb, o)                                               \
     const uint64_t e_ = tab[cb + (x & ((1u << prec) - 1))];               \
-    x = ((uint32_t)e_ & 0xffff) * (x >> prec) + ((uint32_t)e_ >> 16);     \
-    cb = (uint32_t)(e_ >> 61) << prec;                                    \
-    (o) = (uint32_t)(e_ >> 32) & 0x7ffff;                                 \
+    x = ((uint32_t)e_ & 0x1fff) * (x >> prec) + ((uint32_t)e_ >> 20);     \
+    cb = (uint32_t)(e_ >> 49);                                            \
+    (o) = (uint32_t)(e_ >> 13);                                           \
     const uint32_t r_ = x < RANS_L
 #define STEP(x, cb, o)                                                    \
     do {                                                                  \
@@ -1028,7 +1029,7 @@ static int decode_body(const ct_ent_impl *im, const uint8_t *p, const uint8_t *e
 {
     ct_ent_lanes st;
     const size_t S = n / L, CR = CHUNK_VALUES / L; /* S >= 1: n >= L here */
-    const int vec = im->ans && (im->lane_counts & L) && A;
+    const int vec = im->ans && (im->lane_counts >> __builtin_ctz(L) & 1) && A;
     for (size_t j = 0; j < L; j++) {
         st.x[j] = ld32(p + 4 * j);
         st.c[j] = 0;
@@ -1265,7 +1266,7 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
      * buffers of decode_body (A only for a vector kernel) */
     const ct_ent_impl *im = ent_get();
     const size_t ntab = ((size_t)nctx << prec) + 4, nit = n < CHUNK_VALUES ? n : CHUNK_VALUES;
-    const int vec = im->ans && (im->lane_counts & L);
+    const int vec = im->ans && (im->lane_counts >> __builtin_ctz(L) & 1);
     tab = malloc(ntab * sizeof(uint64_t) + (vec ? 2 : 1) * nit * sizeof(uint32_t));
     if (!tab) {
         rc = CT_ERR_NOMEM;
@@ -1290,11 +1291,11 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
             /* 4 entries per round; overshoot lands in slots filled later or
              * in the padding (table building is a large share of decoding
              * a 4096-value block) */
-            const uint64_t e = f | (b | (uint64_t)wb[b] << 12 | (uint64_t)cmap[b] << 29) << 32;
+            const uint64_t e = f | (uint64_t)wb[b] << 13 | b << 32 | (uint64_t)((uint32_t)cmap[b] << prec) << 49;
             uint64_t *t = tc + cum;
             for (uint32_t s = 0; s < f; s += 4) {
-                const uint64_t q[4] = {e | (uint64_t)s << 16, e | (uint64_t)(s + 1) << 16,
-                                       e | (uint64_t)(s + 2) << 16, e | (uint64_t)(s + 3) << 16};
+                const uint64_t q[4] = {e | (uint64_t)s << 20, e | (uint64_t)(s + 1) << 20,
+                                       e | (uint64_t)(s + 2) << 20, e | (uint64_t)(s + 3) << 20};
                 memcpy(t + s, q, sizeof q);
             }
             cum += (uint32_t)f;

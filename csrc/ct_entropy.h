@@ -90,7 +90,7 @@ typedef struct ct_ent_lanes {
 
 typedef struct ct_ent_impl {
     const char *name;
-    unsigned lane_counts; /* bit L set: ans handles L lanes */
+    unsigned lane_counts; /* bit log2(L) set: ans handles L lanes */
     /* Decode up to R rounds of L lanes, items round-major (items[r*L + j]),
      * while end - p >= 2 * L; returns the rounds done. */
     size_t (*ans)(ct_ent_lanes *st, uint32_t *items, size_t R, unsigned L, const uint64_t *tab, unsigned prec,
@@ -98,7 +98,7 @@ typedef struct ct_ent_impl {
     /* b[j * R + r] = a[r * L + j] for r < R, j < L */
     void (*transpose)(const uint32_t *a, uint32_t *b, size_t R, unsigned L);
     /* Offsets of one lane run: out[i] = lowtab[2 * bin] + the next w raw
-     * bits (item = bin | w << 12), from bit *pos of p[0..len); decodes a
+     * bits (item = w | x << 7 | bin << 19), from bit *pos of p[0..len); decodes a
      * prefix of the k items whose bits lie in bounds, advances *pos and
      * returns its length (NULL: none). */
     size_t (*raw)(const uint8_t *p, size_t len, uint64_t *pos, const uint32_t *items, size_t k, int64_t *out,

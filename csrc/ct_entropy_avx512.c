@@ -22,10 +22,10 @@
         const __m512i lo_ = _mm512_permutex2var_epi32(e0_, even, e1_);                          \
         const __m512i hi_ = _mm512_permutex2var_epi32(e0_, odd, e1_);                           \
         const __m512i xn_ = _mm512_add_epi32(                                                  \
-            _mm512_mullo_epi32(_mm512_and_si512(lo_, m16), _mm512_srl_epi32(X, cprec)),         \
-            _mm512_srli_epi32(lo_, 16));                                                       \
-        _mm512_storeu_si512((void *)(it), _mm512_and_si512(hi_, m19));                          \
-        C = _mm512_sll_epi32(_mm512_srli_epi32(hi_, 29), cprec);                               \
+            _mm512_mullo_epi32(_mm512_and_si512(lo_, m13), _mm512_srl_epi32(X, cprec)),         \
+            _mm512_srli_epi32(lo_, 20));                                                       \
+        _mm512_storeu_si512((void *)(it), _mm512_or_si512(_mm512_srli_epi32(lo_, 13), _mm512_slli_epi32(hi_, 19))); \
+        C = _mm512_srli_epi32(hi_, 17);                                                        \
         const __mmask16 need_ = _mm512_cmplt_epu32_mask(xn_, rl);                               \
         const __m512i w_ = _mm512_maskz_expand_epi32(                                          \
             need_, _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)p)));  \
@@ -36,8 +36,7 @@
 static size_t ans512(ct_ent_lanes *st, uint32_t *items, size_t R, unsigned L, const uint64_t *tab, unsigned prec,
                      const uint8_t *end)
 {
-    const __m512i mmask = _mm512_set1_epi32((int)((1u << prec) - 1)), m16 = _mm512_set1_epi32(0xffff),
-                  m19 = _mm512_set1_epi32(0x7ffff), rl = _mm512_set1_epi32((int)RANS_L);
+    const __m512i mmask = _mm512_set1_epi32((int)((1u << prec) - 1)), m13 = _mm512_set1_epi32(0x1fff), rl = _mm512_set1_epi32((int)RANS_L);
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const __m128i cprec = _mm_cvtsi32_si128((int)prec);
@@ -93,9 +92,8 @@ static void transpose512(const uint32_t *a, uint32_t *b, size_t R, unsigned L)
                 v[s] = _mm512_shuffle_i32x4(u[s], u[s + 8], 0x88);
                 v[s + 8] = _mm512_shuffle_i32x4(u[s], u[s + 8], 0xdd);
             }
-            /* v[i]: lane j0 + perm(i) of rows r0..r0+15 */
-            static const int lane_of[16] = {0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15};
-            for (int i = 0; i < 16; i++) _mm512_storeu_si512((void *)(b + (j0 + lane_of[i]) * R + r0), v[i]);
+            /* v[i]: lane j0 + i of rows r0..r0+15 */
+            for (int i = 0; i < 16; i++) _mm512_storeu_si512((void *)(b + (j0 + i) * R + r0), v[i]);
         }
     for (; r0 < R; r0++)
         for (unsigned j = 0; j < L; j++) b[j * R + r0] = a[r0 * L + j];
@@ -110,10 +108,10 @@ static size_t raw512(const uint8_t *p, size_t len, uint64_t *ppos, const uint32_
     uint64_t pos = *ppos;
     size_t i = 0;
     const __m512i zero = _mm512_setzero_si512(), ones = _mm512_set1_epi64(-1), m63 = _mm512_set1_epi64(63),
-                  one = _mm512_set1_epi64(1), s64 = _mm512_set1_epi64(64), m4095 = _mm512_set1_epi64(0xfff);
+                  one = _mm512_set1_epi64(1), s64 = _mm512_set1_epi64(64), m127 = _mm512_set1_epi64(0x7f);
     for (; i + 8 <= k && (pos >> 6) * 8 + 72 <= len; i += 8) {
         const __m512i it = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(items + i)));
-        const __m512i w = _mm512_srli_epi64(it, 12);
+        const __m512i w = _mm512_and_si512(it, m127);
         __m512i s = _mm512_add_epi64(w, _mm512_alignr_epi64(w, zero, 7));
         s = _mm512_add_epi64(s, _mm512_alignr_epi64(s, zero, 6));
         s = _mm512_add_epi64(s, _mm512_alignr_epi64(s, zero, 4));
@@ -128,7 +126,7 @@ static size_t raw512(const uint8_t *p, size_t len, uint64_t *ppos, const uint32_
         const __m512i hi = _mm512_sllv_epi64(_mm512_permutex2var_epi64(q0, _mm512_add_epi64(qi, one), q1),
                                              _mm512_sub_epi64(s64, sh));
         const __m512i f = _mm512_andnot_si512(_mm512_sllv_epi64(ones, w), _mm512_or_si512(lo, hi));
-        const __m512i bi = _mm512_slli_epi64(_mm512_and_si512(it, m4095), 1);
+        const __m512i bi = _mm512_slli_epi64(_mm512_srli_epi64(it, 19), 1);
         const __m512i low = _mm512_i64gather_epi64(bi, (const void *)lowtab, 8);
         _mm512_storeu_si512((void *)(out + i), _mm512_add_epi64(low, f));
         pos += (uint64_t)_mm_extract_epi64(_mm512_extracti64x2_epi64(s, 3), 1);
@@ -137,5 +135,4 @@ static size_t raw512(const uint8_t *p, size_t len, uint64_t *ppos, const uint32_
     return i;
 }
 
-const ct_ent_impl ct_ent_impl_avx512 = {"avx512", (1u << 16) | (1u << 32 >> 0 ? 1u << 31 << 1 : 0), ans512,
-                                        transpose512, raw512};
+const ct_ent_impl ct_ent_impl_avx512 = {"avx512", (1u << 4) | (1u << 5), ans512, transpose512, raw512};

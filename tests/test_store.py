@@ -240,3 +240,27 @@ def test_stats_and_migrate(tmp_path, sample):
         assert set(s["bytes_per_column"]) == {"oid", "t", "x", "y"}
         assert s["compression_ratio"] > 5
         assert db.migrate() == {"from": 1, "to": 1}
+
+
+def test_property_documents_as_of_and_history(tmp_path):
+    with ct.open(tmp_path / "db") as db:
+        c = db.create_collection("ais")
+        c.set_properties("367073680", {"name": "EVER GIVEN", "draught": 14.5}, at="2020-12-01T00:00")
+        c.set_properties("367073680", {"name": "EVER GIVEN", "draught": 15.0, "dest": "NYC"}, at="2020-12-02T00:00")
+        assert c.properties("367073680", as_of="2020-12-01T12:00") == {"name": "EVER GIVEN", "draught": 14.5}
+        assert c.properties("367073680")["dest"] == "NYC"
+        assert c.properties("367073680", as_of="2020-11-30") is None
+        assert c.properties("nobody") is None
+        with pytest.raises(InvalidArgumentError):
+            c.set_properties("367073680", {"bad": float("nan")})
+        with pytest.raises(InvalidArgumentError):
+            c.set_properties("367073680", ["not", "a", "dict"])
+        db._release()  # crash before any flush: the log brings the versions back
+    with ct.open(tmp_path / "db") as db:
+        c = db.collection("ais")
+        hist = c.history("367073680")
+        assert [t for t, _ in hist] == [np.datetime64("2020-12-01T00:00", "ns"), np.datetime64("2020-12-02T00:00", "ns")]
+        assert hist[1][1] == {"name": "EVER GIVEN", "draught": 15.0, "dest": "NYC"}
+        db.flush()
+    with ct.open(tmp_path / "db", readonly=True) as ro:
+        assert ro.collection("ais").properties("367073680", as_of="2020-12-01T00:00")["draught"] == 14.5

@@ -294,6 +294,7 @@ class WriteAheadLog:
         self._failure: BaseException | None = None
         self._stopping = False
         self._idle = False
+        self._waiters = 0  # appenders blocked until their record is synced
         self._thread: threading.Thread | None = None
         #: Bytes of a torn tail cut from the newest file when the log was opened (0 if none).
         self.recovered_torn_bytes = 0
@@ -495,14 +496,14 @@ class WriteAheadLog:
         survives the death of this process) and:
 
         - ``"always"``: it has been fsynced (fdatasync);
-        - ``"batch"``: it has been fsynced by the background flusher, which
-          serves all threads with one fsync at most every ``batch_interval``
-          seconds (group commit);
+        - ``"batch"``: it has been fsynced by the background flusher (group
+          commit): a waiting appender is synced at once, and appenders that
+          arrive during an fsync share the next one;
         - ``"never"``: nothing more (the OS writes it back when it likes);
         - with ``wait=False`` (any policy): nothing more either; it becomes
           durable with the next :meth:`sync`, :meth:`close` or, under
           ``"batch"``, the next flusher fsync (started within about
-          ``batch_interval`` seconds).
+          ``batch_interval`` seconds: the bound on unsynced data).
         """
         views, total = _as_views(buffers)
         with self._lock:
@@ -528,10 +529,18 @@ class WriteAheadLog:
                 if self._idle:
                     self._work.notify()  # unsynced records: the flusher fsyncs within about batch_interval
                 if wait:
-                    while self._synced_lsn < lsn:
-                        if self._failure is not None:
-                            raise ChronotopeError(f"write-ahead log {self._dir}: fsync failed") from self._failure
-                        self._done.wait()
+                    # a waiting appender makes the flusher sync at once (no interval delay);
+                    # appenders arriving meanwhile share the next fsync
+                    self._waiters += 1
+                    if self._idle:
+                        self._work.notify()
+                    try:
+                        while self._synced_lsn < lsn:
+                            if self._failure is not None:
+                                raise ChronotopeError(f"write-ahead log {self._dir}: fsync failed") from self._failure
+                            self._done.wait()
+                    finally:
+                        self._waiters -= 1
         elif self._policy == "always" and wait:
             self._sync_now()
         return lsn
@@ -615,9 +624,13 @@ class WriteAheadLog:
                     self._idle = False
                     if self._stopping:
                         return
+                    # records nobody waits for (wait=False) are batched for up to one interval
                     delay = last + self._interval - time.monotonic()
-                    if delay > 0 and self._work.wait_for(lambda: self._stopping, delay):
-                        return
+                    if delay > 0 and not self._waiters and self._work.wait_for(
+                        lambda: self._stopping or self._waiters > 0, delay
+                    ):
+                        if self._stopping:
+                            return
                 if self._failure is not None:
                     return
                 try:
