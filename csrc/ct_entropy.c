@@ -9,56 +9,96 @@
  * (vessels keep their speed); bins, precision and contexts are chosen per
  * block by estimated cost, so small blocks get small tables.
  *
- * Decode: the block is cut into NST = 4 equal segments, each coded by its
- * own rANS state (32-bit, in [2^15, 2^31), 16-bit renormalisation) with its
- * own context chain, so 4 dependency chains run in parallel. One 64-bit
- * table entry per (context, slot) gives freq, slot - cum, the bin and the
- * next context's table base: one load per symbol. Renormalisation is
- * branch-free. Decoding runs in chunks of CHUNK rounds: pass 1 rANS-decodes
- * 4 * CHUNK bins into an L1-resident buffer, pass 2 adds the raw offsets,
- * which the encoder writes in the same round-major order.
+ * Decode: the block is cut into L equal segments (L = 4, 8, 16 or 32
+ * lanes: 4 below 8192 values, then one per 1024 values up to 32 from
+ * 32768), each coded by its own rANS state (32-bit, in [2^15, 2^31),
+ * 16-bit renormalisation) with its own context chain. Round t decodes value
+ * j*S + t of every lane j in lane order; the lanes that fall below 2^15
+ * take the next 16-bit words in lane order, so a vector decoder (one lane
+ * per 32-bit element) and the scalar one consume the words identically.
+ * One 64-bit table entry per (context, slot) gives freq, slot - cum, the
+ * bin, its offset width and the next context's table base: one load (or
+ * gather element) per symbol. Renormalisation is branch-free. Decoding runs
+ * in chunks of CHUNK_VALUES = 4096 values: pass 1 rANS-decodes a 32-bit
+ * item (bin, width) per value into an L1-resident buffer, pass 2 adds the
+ * raw offsets. With 4 lanes the offsets are round-major (the original
+ * format, byte for byte); with more they are lane-major per chunk, so each
+ * lane's offsets are one contiguous bit run that decodes into contiguous
+ * output.
+ * Kernels (ct_ent_impl, chosen once like ct_kernels; CHRONOTOPE_SIMD or
+ * ct_ent_select override): "generic" is the portable scalar reference;
+ * "avx2" runs 8 lanes per ymm (two 4-entry gathers, a 256-entry permute
+ * table to hand the words to the lanes that need them) for 8/16/32 lanes;
+ * "avx512" runs 16 per zmm (two 8-entry gathers, vpexpandd for the words)
+ * for 16/32 lanes, transposes the items 16x16 in registers, and decodes
+ * offsets 8 at a time (in-register prefix sum of the widths, the fields cut
+ * out of a 9-qword window with vpermt2q and variable shifts, any width up
+ * to 64, the bins' lower bounds gathered). Vector kernels run only while
+ * their loads stay inside the buffer; the scalar code finishes the rest, so
+ * status and output never depend on the kernel.
  * Encode: a key histogram over a window of <= 65536 keys around 0 plus a
  * sort of the few keys outside it (instead of sorting all n keys), the
  * window reused as a key -> bin map, and a division-free rANS step (32-bit
- * reciprocal, exact because states stay below 2^31).
+ * reciprocal, exact because states stay below 2^31). One encoder: the
+ * bytes never depend on the CPU.
  *
- * Stream (bit fields LSB-first; full layout in docs/format.md):
- *   table bits: gamma(nbins); per bin: lower (first: zigzag, then the gap
- *   lower[i] - lower[i-1] - 1) and gamma(width + 1); if nbins > 1: prec (4),
- *   nctx - 1 (3), nctx - 1 class thresholds (8 each), per context an
- *   exp-Golomb order (4) and nbins frequencies summing to 2^prec, then the
- *   number of rANS words (u64 code); zero pad. If nbins > 1: 4 32-bit LE
- *   final states, the 16-bit LE rANS words, then the raw offset bits in
- *   decode order (S = n / 4; round t = 0..S-1, segment j = 0..3: value
- *   j*S + t; then the n - 4S tail values), zero pad. If nbins == 1 the
- *   raw offsets follow the table bits in value order. n and the length
- *   are stored by the caller.
+ * Stream (bit fields LSB-first, n and the length stored by the caller):
+ *   table bits: gamma(nbins); per bin: lower (first: u64code(zigzag), then
+ *   u64code(lower[i] - lower[i-1] - 1)) and gamma(width + 1). If nbins > 1:
+ *   if L > 4: 0 (4 bits, an escape: prec is never 0), lanes code (2 bits:
+ *   L = 8 << code, code 3 invalid); then prec (4 bits, 1..12), nctx - 1
+ *   (3), nctx - 1 class thresholds (8 each, increasing, 1..128), per
+ *   context an exp-Golomb order k (4) and nbins frequencies (exp-Golomb
+ *   order k, summing to 2^prec), then u64code(number of rANS words); zero
+ *   pad to a byte. Then L 32-bit LE final states (each in [2^15, 2^31)),
+ *   the 16-bit LE rANS words, the raw offset bits (S = n / L): for L = 4
+ *   round-major (round t = 0..S-1, lane j = 0..3: value j*S + t); for L > 4
+ *   per chunk of C = 4096 / L rounds (rounds t0..t0+R-1, R = min(C, S -
+ *   t0)): lane j = 0..L-1, then rounds t0..t0+R-1: value j*S + t; then the
+ *   n - L*S tail values (coded by state 0 after all rounds, context from
+ *   value L*S - 1) in order; zero pad to a byte. If nbins == 1 the raw
+ *   offsets follow the table bits in value order. gamma(v): L-1 zeros, a
+ *   one, the low L-1 bits of v (L = bitlen v); u64code(v): gamma(bitlen(v)
+ *   + 1), then the bits of v below its leading one. Every stream with L = 4
+ *   (all n < 8192) is identical to the previous format, and every old
+ *   stream decodes.
  *
  * Measured (AIS New York harbour week, 172,678 residuals per column; AMD
- * EPYC Zen 4 at 2.6 GHz, gcc -O3, medians; a second process shared the
- * machine, figures vary by ~10%; bits/value whole column | 4096 blocks):
- *   t    5.50 | 5.54   (order-0 entropy of exact values 5.68)
- *   lon  7.41 | 7.60   (8.29; 7.39 given the previous magnitude class)
- *   lat  7.13 | 7.34   (8.04; 7.13)
- *   decode ~300 M values/s whole column and in 4096-value blocks (~5.8
- *   cycles/value rANS, ~2.6 offsets, the rest tables: the 450 M/s target
- *   needs a different decoder, e.g. SIMD or tANS-style);
- *   encode ~70-90 M values/s whole column, ~40-50 in 4096-value blocks
- *   (there per-block model fitting dominates: bin DP ~25%, context DP ~25%).
- * Before this revision (4 states, 6-byte split tables, full radix sort,
- * divisions): t 5.50|5.54, lon 7.40|7.59, lat 7.13|7.33 bits; decode
- * ~300 M/s, encode 32-42 M/s.
- * What paid: reciprocal encode + histogram instead of sort + scratch cut
- * from 18 to ~5 bytes/value (whole-column encode 2x); caching the DP's
- * count-dependent cost per count and a division-free log2 (4096-block
- * encode +25%); grouping the context classes into <= 12 groups before
- * the context DP (+10% 4096-block encode, 0.007 bit).
- * What did not: 8 states (NST 8 still compiles: +10% on the rANS pass and
- * +5% whole-column decode, but no gain in 4096 blocks and +0.03 bit/value
- * there for 16 more state bytes), fusing the offset read into the rANS
- * loop (register pressure: slower with 8 states, no gain with 4), a cmov renormalisation
- * (gcc emits a branch: -35%), PREC_TOP 11/10 (+0.03/+0.07 bit on t, decode
- * speed unchanged), SPAN 16 or half the atoms (+0.02/+0.09 bit), 8 context
+ * EPYC Zen 4 at 2.6 GHz, gcc -O3; medians of 31 runs of thread CPU time; a
+ * second process shared the 2 CPUs, so wall-clock figures varied by up to
+ * 2x and CPU-time ones by ~5%; bits/value whole column | 4096 blocks):
+ *   t    5.503 | 5.542   (before: 5.499; order-0 entropy of exact values 5.68)
+ *   lon  7.411 | 7.598   (7.407; 8.29; 7.39 given the previous magnitude class)
+ *   lat  7.136 | 7.335   (7.132; 8.04; 7.13)
+ *   (32 lanes cost +0.004 bit/value whole column; 4096 blocks unchanged.)
+ *   decode whole column, M values/s: avx512 ~505-515, avx2 ~415, generic
+ *   ~290-300 (before: ~300); 4096 blocks (4 lanes, scalar on every kernel):
+ *   ~270-280 (before ~290-305: the 32-bit items and the new entry layout
+ *   cost ~7% there, not yet recovered);
+ *   encode ~60-80 M values/s whole column, ~35-48 in 4096 blocks (noisy;
+ *   unchanged within the noise).
+ * Where the avx512 time goes (whole column, ~5 cycles/value): ~2.5 the
+ * rANS pass and transposes, ~2.5 the offsets. Zen 4 gathers deliver ~1
+ * element per cycle (measured: 16 elements in 16-17 cycles, zmm or ymm),
+ * so one gather element per value for the table and one for the bins'
+ * lower bounds set a floor of ~2 cycles/value; 512-bit shuffles and
+ * variable shifts run at ~1 per cycle, which is why the offset kernel
+ * (30 vector instructions per 8 values) is not faster than ~1.75
+ * cycles/value even without its gather.
+ * Not done / ideas: per-lane bit positions accumulated in pass 1 (one add
+ * per round) instead of the prefix sum (-7 instructions per 8 offsets);
+ * vector kernels for 4 lanes (latency-bound with one vector; 8 lanes at
+ * 4096 values would cost +0.03 bit/value).
+ * Earlier revisions (4 states, scalar only): what paid: reciprocal encode
+ * + histogram instead of sort + scratch cut from 18 to ~5 bytes/value
+ * (whole-column encode 2x); caching the DP's count-dependent cost per
+ * count and a division-free log2 (4096-block encode +25%); grouping the
+ * context classes into <= 12 groups before the context DP (+10% 4096-block
+ * encode, 0.007 bit). What did not: 8 scalar states (+5% whole-column
+ * decode, +0.03 bit/value in 4096 blocks), fusing the offset read into
+ * the rANS loop (register pressure), a cmov renormalisation (gcc emits a
+ * branch: -35%), PREC_TOP 11/10 (+0.03/+0.07 bit on t, decode speed
+ * unchanged), SPAN 16 or half the atoms (+0.02/+0.09 bit), 8 context
  * groups (+0.015 bit). Earlier design choices: the signed magnitude class
  * as context (-0.13 bit vs unsigned), up to 8 contexts (-0.12 bit vs 4),
  * prec = bitlen(n) - 4 clamped to [6, 12] (4096 values at prec 9 beat prec
@@ -624,9 +664,12 @@ static size_t write_header(const model_t *md, uint64_t nw, uint8_t *out)
         else bw_u64(&bw, md->key[b] - md->key[b - 1] - 1);
         bw_gamma(&bw, md->w[b] + 1u);
     }
+    if (md->lanes > 4) { /* escape (prec 0): lanes, then prec */
+        bw_put(&bw, 0, 4);
+        bw_put(&bw, (unsigned)__builtin_ctz(md->lanes) - 3, 2);
+    }
     bw_put(&bw, md->prec, 4);
     bw_put(&bw, md->nctx - 1, 3);
-    bw_put(&bw, (unsigned)__builtin_ctz(md->lanes) - 2, 2);
     for (unsigned c = 0; c + 1 < md->nctx; c++) bw_put(&bw, md->thr[c], 8);
     for (unsigned c = 0; c < md->nctx; c++) {
         unsigned bk = 0, bbits = ~0u;
@@ -851,11 +894,16 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap)
         p += hsize;
         for (size_t j = 0; j < L; j++, p += 4) st32(p, xs[j]);
         for (const uint16_t *wp = wend - nw; wp < wend; wp++, p += 2) st16(p, *wp);
-        /* raw offsets in decode order: per chunk of CHUNK_VALUES / L rounds,
-         * lane by lane; then the tail */
+        /* raw offsets in decode order: 4 lanes round-major; more lanes per
+         * chunk of CHUNK_VALUES / L rounds, lane by lane; then the tail */
         bw_t bw = {p, 0, 0};
-        const size_t CR = CHUNK_VALUES / L;
-        for (size_t t0 = 0; t0 < S; t0 += CR) {
+        const size_t CR = L == 4 ? S : CHUNK_VALUES / L;
+        for (size_t t0 = 0; L == 4 && t0 < S; t0++)
+            for (size_t j = 0; j < L; j++) {
+                const size_t i = j * S + t0;
+                bw_put64(&bw, (uint64_t)src[i] - (uint64_t)md->lower[bin[i]], md->w[bin[i]]);
+            }
+        for (size_t t0 = 0; L > 4 && t0 < S; t0 += CR) {
             const size_t R = S - t0 < CR ? S - t0 : CR;
             for (size_t j = 0; j < L; j++)
                 for (size_t i = j * S + t0; i < j * S + t0 + R; i++) {
@@ -950,6 +998,46 @@ static int raw_run(const ct_ent_impl *im, rr_t *rd, const uint32_t *items, size_
     return CT_OK;
 }
 
+/* Offsets of R rounds of 4 lanes (round-major items and bits): round r,
+ * lane j is dst[j * S + r]. */
+static int raw_rounds4(rr_t *rd, const uint32_t *items, size_t R, int64_t *dst, size_t S, const uint64_t *lowtab)
+{
+    uint64_t pos = rd->pos;
+    const uint8_t *p = rd->p;
+    const size_t len = rd->len;
+    size_t r = 0;
+    while (r < R) {
+        const uint64_t byte = pos >> 3;
+        /* a value takes <= 8 bytes and reads <= 16 from its first byte */
+        const size_t safe = byte + 16 <= len ? (size_t)(((len - byte - 16) / 8 + 1) / 4) : 0;
+        if (safe) {
+            const size_t lim = R - r < safe ? R : r + safe;
+            for (; r < lim; r++)
+                for (size_t j = 0; j < 4; j++) {
+                    const uint32_t it = items[4 * r + j];
+                    const unsigned b = ITEM_BIN(it), w = ITEM_W(it), sh = (unsigned)(pos & 7);
+                    const uint8_t *q = p + (pos >> 3);
+                    uint64_t v = ld64(q) >> sh; /* >= 57 valid bits */
+                    if (w > 56) v |= (ld64(q + 8) << 1) << (63 - sh); /* rare, predictable */
+                    dst[j * S + r] = u2i(lowtab[2 * b] + (v & lowtab[2 * b + 1]));
+                    pos += w;
+                }
+            continue;
+        }
+        rd->pos = pos;
+        for (size_t j = 0; j < 4; j++) {
+            const uint32_t it = items[4 * r + j];
+            uint64_t v;
+            if (rr_slow(rd, ITEM_W(it), &v) < 0) return CT_ERR_TRUNCATED;
+            dst[j * S + r] = u2i(lowtab[2 * ITEM_BIN(it)] + v);
+        }
+        pos = rd->pos;
+        r++;
+    }
+    rd->pos = pos;
+    return CT_OK;
+}
+
 /* Decode table entry per context c and slot s (index c << prec | s), one
  * 64-bit load per symbol:
  *   bits  0-12  freq(bin)       bits 13-19  offset bits w of the bin
@@ -980,27 +1068,28 @@ static int raw_run(const ct_ent_impl *im, rr_t *rd, const uint32_t *items, size_
         }                                                                 \
     } while (0)
 
-/* R rounds of 4 lanes without bounds checks (caller checked); lane j's
- * items go to o[j * stride + r]. Always inlined so that prec becomes a
+/* R rounds of 4 lanes without bounds checks (caller checked); items
+ * round-major (o[4 * r + j]). Always inlined so that prec becomes a
  * constant in the hot cases. */
-static inline __attribute__((always_inline)) void ans_rounds4(ct_ent_lanes *st, uint32_t *o, size_t R, size_t stride,
+static inline __attribute__((always_inline)) void ans_rounds4(ct_ent_lanes *st, uint32_t *o, size_t R,
                                                                const uint64_t *tab, const unsigned prec)
 {
     uint32_t x0 = st->x[0], x1 = st->x[1], x2 = st->x[2], x3 = st->x[3];
     uint32_t c0 = st->c[0], c1 = st->c[1], c2 = st->c[2], c3 = st->c[3];
     const uint8_t *p = st->p;
-    for (size_t r = 0; r < R; r++) {
-        STEP(x0, c0, o[r]);
-        STEP(x1, c1, o[stride + r]);
-        STEP(x2, c2, o[2 * stride + r]);
-        STEP(x3, c3, o[3 * stride + r]);
+    for (size_t r = 0; r < R; r++, o += 4) {
+        STEP(x0, c0, o[0]);
+        STEP(x1, c1, o[1]);
+        STEP(x2, c2, o[2]);
+        STEP(x3, c3, o[3]);
     }
     st->x[0] = x0, st->x[1] = x1, st->x[2] = x2, st->x[3] = x3;
     st->c[0] = c0, st->c[1] = c1, st->c[2] = c2, st->c[3] = c3;
     st->p = p;
 }
 
-/* The same for any L (a multiple of 4): the portable path for L > 4. */
+/* R rounds of L lanes (a multiple of 4), lane j's items at o[j * stride + r]:
+ * the portable path for L > 4. */
 static void ans_rounds_n(ct_ent_lanes *st, uint32_t *o, size_t R, size_t stride, unsigned L, const uint64_t *tab,
                          const unsigned prec)
 {
@@ -1049,11 +1138,11 @@ static int decode_body(const ct_ent_impl *im, const uint8_t *p, const uint8_t *e
                 const size_t cnt = R - r < safe ? R - r : safe;
                 if (L == 4) {
                     switch (prec) {
-                    case 12: ans_rounds4(&st, B + r, cnt, R, tab, 12); break;
-                    case 11: ans_rounds4(&st, B + r, cnt, R, tab, 11); break;
-                    case 10: ans_rounds4(&st, B + r, cnt, R, tab, 10); break;
-                    case 9: ans_rounds4(&st, B + r, cnt, R, tab, 9); break;
-                    default: ans_rounds4(&st, B + r, cnt, R, tab, prec); break;
+                    case 12: ans_rounds4(&st, B + 4 * r, cnt, tab, 12); break;
+                    case 11: ans_rounds4(&st, B + 4 * r, cnt, tab, 11); break;
+                    case 10: ans_rounds4(&st, B + 4 * r, cnt, tab, 10); break;
+                    case 9: ans_rounds4(&st, B + 4 * r, cnt, tab, 9); break;
+                    default: ans_rounds4(&st, B + 4 * r, cnt, tab, prec); break;
                     }
                 } else {
                     ans_rounds_n(&st, B + r, cnt, R, L, tab, prec);
@@ -1065,16 +1154,21 @@ static int decode_body(const ct_ent_impl *im, const uint8_t *p, const uint8_t *e
                 for (size_t j = 0; j < L; j++) {
                     uint32_t it;
                     STEP_CHECKED(st.x[j], st.c[j], it);
-                    if (vec) A[r * L + j] = it;
+                    if (vec || L == 4) (vec ? A : B)[r * L + j] = it;
                     else B[j * R + r] = it;
                 }
                 r++;
             }
         }
         if (vec) im->transpose(A, B, R, L);
-        for (size_t j = 0; j < L; j++) {
-            const int rc = raw_run(im, rd, B + j * R, R, dst + j * S + t, lowtab);
+        if (L == 4) {
+            const int rc = raw_rounds4(rd, B, R, dst + t, S, lowtab);
             if (rc < 0) return rc;
+        } else {
+            for (size_t j = 0; j < L; j++) {
+                const int rc = raw_run(im, rd, B + j * R, R, dst + j * S + t, lowtab);
+                if (rc < 0) return rc;
+            }
         }
         t += R;
     }
@@ -1238,9 +1332,14 @@ int ct_ent_decode(const uint8_t *src, size_t len, int64_t *dst, size_t n)
         goto done;
     }
 
-    const unsigned prec = (unsigned)br_get(&br, 4);
+    unsigned prec = (unsigned)br_get(&br, 4), L = 4;
+    if (prec == 0) { /* escape: more than 4 lanes */
+        const unsigned lc = (unsigned)br_get(&br, 2);
+        if (lc == 3) br_fail(&br, CT_ERR_CORRUPT);
+        L = 8u << lc;
+        prec = (unsigned)br_get(&br, 4);
+    }
     const unsigned nctx = (unsigned)br_get(&br, 3) + 1;
-    const unsigned L = 4u << br_get(&br, 2);
     unsigned thr[7];
     for (unsigned c = 0; c + 1 < nctx; c++) {
         thr[c] = (unsigned)br_get(&br, 8);

@@ -4,8 +4,10 @@
  * Codes a block of signed 64-bit residuals as adaptive bins (a lower bound
  * and an offset bit width each): the bin index is rANS coded, optionally in
  * a context chosen by the magnitude of the previous value's bin, and the
- * offset within the bin is written as raw bits. Byte layout: docs/format.md.
- * The library never prints and keeps no global state (thread-safe).
+ * offset within the bin is written as raw bits. Byte layout: the top
+ * comment of ct_entropy.c.
+ * The library never prints; its only global state is the decoder kernel
+ * choice, made once and stored atomically (thread-safe).
  */
 #ifndef CT_ENTROPY_H
 #define CT_ENTROPY_H
@@ -45,8 +47,8 @@ int64_t ct_ent_encode(const int64_t *src, size_t n, uint8_t *dst, size_t cap);
  *
  * The caller allocates dst (n values) and supplies the n and len that it
  * stored at encode time. The decoder allocates its tables itself (at most
- * 336 KiB, typically 3-260 KiB; 2 KiB of stack) and frees them before
- * returning.
+ * ~360 KiB, typically 20-300 KiB; < 1 KiB of stack) and frees them before
+ * returning. The SIMD kernels (ct_ent_select) give identical results.
  * Input is treated as hostile: no read outside src[0..len), no write
  * outside dst[0..n), bounded time. dst contents are unspecified on error.
  *

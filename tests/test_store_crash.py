@@ -56,14 +56,15 @@ def _check(path, acked: set[int], attempted_max: int) -> set[int]:
     t = r["t"].view(np.int64)
     k = t // ROWS
     # no (object, t) twice, and every row carries its append's values
-    assert len(np.unique(t)) == len(t)
+    assert len(np.unique(t)) == len(t), "an (object, t) is stored twice"
     assert np.array_equal(r["object_id"], k % 7)
     assert np.array_equal(r["x"], k.astype(float)) and np.array_equal(r["y"], -k.astype(float))
     present, counts = np.unique(k, return_counts=True)
     assert np.all(counts == ROWS), "an append was applied partially"
     present = set(present.tolist())
     assert acked <= present, f"acknowledged appends lost: {sorted(acked - present)[:10]}"
-    assert max(present, default=-1) <= attempted_max + 1
+    assert max(present, default=-1) <= attempted_max + 1, (
+        f"appends {sorted(p for p in present if p > attempted_max)} present, acknowledged up to {attempted_max}")
     return present
 
 
@@ -98,10 +99,17 @@ def _run_cycles(tmp_path, fsync: str, phase: str, cycles: int, seed: int):
                     break
         finally:
             proc.send_signal(signal.SIGKILL)
-            out, err = proc.communicate(timeout=30)
+            # read the rest through the same buffered stream: communicate() would read the
+            # pipe directly and miss lines that readline() already buffered
+            out = proc.stdout.read()
+            err = proc.stderr.read()
+            proc.wait(timeout=30)
+            proc.stdout.close()
+            proc.stderr.close()
         assert proc.returncode == -signal.SIGKILL, f"writer died on its own: {err[-2000:]}"
         # acknowledgements printed before the kill but not yet read still count
-        new.update(int(line.split()[1]) for line in out.splitlines() if line.startswith("A"))
+        complete = out.split("\n")[:-1]  # the last line may be cut by the kill
+        new.update(int(line.split()[1]) for line in complete if line.startswith("A "))
         acked |= new
         present = _check(path, acked, max(acked | {start}))
         start = max(present | acked) + 1

@@ -45,6 +45,34 @@ def _dedup_last(cols: dict[str, np.ndarray], rank: np.ndarray) -> dict[str, np.n
     return {k: v[order] for k, v in cols.items()}
 
 
+def _merge_order(oids: list[np.ndarray]) -> np.ndarray:
+    """Gather index that orders concatenated partitions by (oid, t).
+
+    Each partition is sorted by (oid, t) and the partitions are disjoint time
+    slices in order, so the result is, object by object, that object's run in
+    each partition in turn: sort the runs (few: objects x partitions), not the rows.
+    """
+    run_oid, run_part, run_start, run_len = [], [], [], []
+    base = 0
+    for p, oid in enumerate(oids):
+        if not len(oid):
+            continue
+        starts = np.flatnonzero(np.diff(oid)) + 1
+        starts = np.concatenate([[0], starts])
+        run_oid.append(oid[starts])
+        run_part.append(np.full(len(starts), p))
+        run_start.append(starts + base)
+        run_len.append(np.diff(np.append(starts, len(oid))))
+        base += len(oid)
+    run_oid, run_part = np.concatenate(run_oid), np.concatenate(run_part)
+    run_start, run_len = np.concatenate(run_start), np.concatenate(run_len)
+    by = np.lexsort((run_part, run_oid))
+    run_start, run_len = run_start[by], run_len[by]
+    # run k's rows go to out[before_k : before_k + len_k]: index = start_k + (position - before_k)
+    before = np.concatenate([[0], np.cumsum(run_len)[:-1]])
+    return np.repeat(run_start - before, run_len) + np.arange(base)
+
+
 def _tombstone_mask(oid, t, row_lsn, tombstones) -> np.ndarray | None:
     """Rows deleted by tombstones written after them (None when nothing is deleted)."""
     dead = None
@@ -156,10 +184,8 @@ class Collection:
         if len(parts) == 1:
             rows = parts[0]
         elif parts:
-            rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-            # partitions are disjoint time slices in order: a stable sort by object keeps t sorted
-            order = np.argsort(rows["oid"], kind="stable")
-            rows = {k: v[order] for k, v in rows.items()}
+            order = _merge_order([p["oid"] for p in parts])
+            rows = {k: np.concatenate([p[k] for p in parts])[order] for k in parts[0]}
         else:
             rows = {k: np.empty(0, dtype=store._column_dtype(self.name, k)) for k in ("oid", "t", *stored)}
         out = {}
