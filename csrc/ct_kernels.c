@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_entropy.h"
 #include "ct_error.h"
 
 static const ct_kernels *selected;
@@ -56,6 +57,8 @@ int ct_kernels_select(const char *name)
 {
     const ct_kernels *k = (!name || !strcmp(name, "auto")) ? best() : by_name(name);
     if (!k) return CT_ERR_UNSUPPORTED;
+    /* one switch for the whole library: the entropy decoder follows the same ISA */
+    CT_TRY(ct_ent_select(k->name));
     __atomic_store_n(&selected, k, __ATOMIC_RELEASE);
     return CT_OK;
 }

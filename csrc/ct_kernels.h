@@ -50,7 +50,8 @@ typedef struct ct_kernels {
 const ct_kernels *ct_kernels_get(void);
 
 /**
- * Select kernels by name ("generic", "avx2", "avx512", or "auto").
+ * Select kernels by name ("generic", "avx2", "avx512", or "auto"), for the
+ * codec kernels and the entropy decoder alike.
  * @return 0, or CT_ERR_UNSUPPORTED if this build or CPU lacks them.
  */
 int ct_kernels_select(const char *name);
