@@ -47,3 +47,6 @@ cdef extern from "ct_block.h" nogil:
                              const uint32_t *which, size_t nwhich, int dtype, size_t itemsize,
                              void *dst, size_t dst_bytes, size_t *failed)
     size_t ct_blocks_check(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, int *status)
+
+cdef extern from "ct_sort.h" nogil:
+    int ct_sort_pairs(const int64_t *major, const int64_t *minor, size_t n, int64_t *perm)

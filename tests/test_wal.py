@@ -134,10 +134,10 @@ def test_rotation_and_truncate(tmp_path):
         assert [(lsn, bytes(p)) for lsn, p in wal.replay(after=firsts[3] - 1)][0][0] == firsts[3]
         with pytest.raises(CorruptDataError, match="already deleted"):
             wal.replay(after=firsts[3] - 2)
-        # the newest (current) file is never deleted, even when every record is checkpointed
+        # when every record is checkpointed, a fresh current file starts and all old ones go
         deleted = wal.truncate(upto=10**9)
-        assert deleted == files[3:-1]
-        assert _log_files(tmp_path) == files[-1:]
+        assert deleted == files[3:]
+        assert [int(p.stem) for p in _log_files(tmp_path)] == [101]
         assert wal.last_lsn == 100
         assert wal.append(b"next") == 101
     assert _replay_all(tmp_path, after=100) == [(101, b"next")]

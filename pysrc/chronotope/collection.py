@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chronotope._sort import sort_pairs
 from chronotope.errors import InvalidArgumentError
 from chronotope.ingest import normalise_batch, to_ns
 from chronotope.results import Result
@@ -35,9 +36,14 @@ def _time_range(time) -> tuple[int, int]:
     return lo, hi
 
 
-def _dedup_last(cols: dict[str, np.ndarray], rank: np.ndarray) -> dict[str, np.ndarray]:
-    """Sort by (oid, t, rank) and keep the last row of every (oid, t): last write wins."""
-    order = np.lexsort((rank, cols["t"], cols["oid"]))
+def _dedup_last(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Sort by (oid, t) and keep the last row of every (oid, t): last write wins.
+
+    The rows must come oldest write first (segments in LSN order, then the
+    memtable's batches): the C sort is stable, so among equal keys the last
+    row is the newest.
+    """
+    order = sort_pairs(cols["oid"], cols["t"])
     oid, t = cols["oid"][order], cols["t"][order]
     keep = np.ones(len(order), dtype=bool)
     keep[:-1] = (oid[1:] != oid[:-1]) | (t[1:] != t[:-1])
@@ -217,8 +223,8 @@ class Collection:
                 by_part.setdefault(int(p), [])
         parts = []
         for p in sorted(by_part):
-            chunks, ranks = [], []
-            for rank, (entry, seg) in enumerate(sorted(by_part[p], key=lambda es: es[0]["lsn_max"])):
+            chunks, from_memtable = [], False
+            for entry, seg in sorted(by_part[p], key=lambda es: es[0]["lsn_max"]):
                 s = seg.summary
                 sel = (s["t_max"] >= lo) & (s["t_min"] <= hi)
                 if oids is not None:
@@ -240,7 +246,6 @@ class Collection:
                 if not len(rows["t"]):
                     continue
                 chunks.append(rows)
-                ranks.append(np.full(len(rows["t"]), rank, dtype=np.int64))
             if mem is not None:
                 m = mem["_part"] == p
                 m &= (mem["t"] >= lo) & (mem["t"] <= hi)
@@ -250,14 +255,14 @@ class Collection:
                 if dead is not None:
                     m &= ~dead
                 if m.any():
+                    # newer than every segment, and in LSN order among themselves
                     chunks.append({k: mem[k][m] for k in names})
-                    # memtable rows are newer than every segment; among themselves the LSN decides
-                    ranks.append(mem["_lsn"][m] + (1 << 40))
+                    from_memtable = True
             if not chunks:
                 continue
-            if len(chunks) == 1 and ranks[0][0] < (1 << 40):
+            if len(chunks) == 1 and not from_memtable:
                 parts.append(chunks[0])  # one segment: already sorted and unique
                 continue
             cols = {k: np.concatenate([c[k] for c in chunks]) for k in names}
-            parts.append(_dedup_last(cols, np.concatenate(ranks)))
+            parts.append(_dedup_last(cols))  # chunks are in write order: segments by LSN, then the memtable
         return parts

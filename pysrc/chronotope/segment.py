@@ -85,12 +85,14 @@ def write_segment(
     rows_per_block: int = 4096,
     mode: str = "compact",
     meta: dict | None = None,
+    sync_dir: bool = True,
 ) -> dict:
     """Write a segment file atomically; return its description (the manifest entry's core).
 
     ``columns`` must hold ``oid`` (int64), ``t`` (int64 ns), ``x`` and ``y``
     (float64), all of one length and sorted by (oid, t), plus any other 1-D
-    columns. The file appears under ``path`` only once complete and fsynced.
+    columns. The file appears under ``path`` only once complete and fsynced;
+    with ``sync_dir=False`` the caller fsyncs the directory (once for many files).
     """
     path = Path(path)
     for name, dtype in _REQUIRED.items():
@@ -144,7 +146,8 @@ def write_segment(
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
     return {
         "rows": n,
         "nblocks": header["nblocks"],

@@ -420,8 +420,7 @@ class Store:
         dead = _tombstone_mask(cols["oid"], cols["t"], lsns, mem.tombstones)
         if dead is not None:
             cols = {k: v[~dead] for k, v in cols.items()}
-            lsns = lsns[~dead]
-        rows = _dedup_last(cols, lsns)
+        rows = _dedup_last(cols)  # batches are in LSN order
         part = rows["t"] // meta["partition_ns"]
         # rows are sorted by (oid, t), not by partition: group each partition's rows stably
         order = np.argsort(part, kind="stable")
@@ -429,16 +428,19 @@ class Store:
         edges = np.flatnonzero(np.diff(part_sorted)) + 1
         lsn_min, lsn_max = int(mem.batches[0][0]), int(mem.max_lsn)
         for idx in np.split(order, edges):
-            if not idx.size:
-                continue
-            p = int(part[idx[0]])
-            seg_cols = {k: v[idx] for k, v in rows.items()}
-            fid = self._state["next_file"]
-            self._state["next_file"] = fid + 1
-            rel = f"seg/{p}/{fid:012d}.cts"
-            info = write_segment(self.path / name / rel, seg_cols, rows_per_block=self._rows_per_block, mode=self._mode,
-                                 meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max})
-            meta["segments"].append({"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info})
+            if idx.size:
+                self._add_segment(name, meta, int(part[idx[0]]), {k: v[idx] for k, v in rows.items()}, lsn_min, lsn_max)
+        fsync_dir(self.path / name / "seg")
+
+    def _add_segment(self, name: str, meta: dict, p: int, cols: dict, lsn_min: int, lsn_max: int) -> None:
+        """Write one segment file and list it in the (not yet saved) manifest state."""
+        fid = self._state["next_file"]
+        self._state["next_file"] = fid + 1
+        rel = f"seg/{fid:012d}.cts"
+        info = write_segment(self.path / name / rel, cols, rows_per_block=self._rows_per_block, mode=self._mode,
+                             meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max},
+                             sync_dir=False)
+        meta["segments"].append({"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info})
 
     # ---- property documents ----
 
@@ -557,17 +559,16 @@ class Store:
     def _rewrite_partition(self, name: str, meta: dict, p: int, entries: list[dict], keep=None) -> None:
         """Replace a partition's segments by one (deduplicated, deletes applied, ``keep`` filter)."""
         entries = sorted(entries, key=lambda e: e["lsn_max"])
-        chunks, ranks = [], []
+        chunks = []
         tombs = meta["tombstones"]
-        for rank, e in enumerate(entries):
+        for e in entries:
             seg = self._open_segments[f"{name}/{e['file']}"]
             rows = seg.read()
             dead = _tombstone_mask(rows["oid"], rows["t"], np.full(seg.rows, e["lsn_max"]), tombs)
             if dead is not None:
                 rows = {k: v[~dead] for k, v in rows.items()}
             chunks.append(rows)
-            ranks.append(np.full(len(rows["t"]), rank, dtype=np.int64))
-        cols = _dedup_last({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}, np.concatenate(ranks))
+        cols = _dedup_last({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})  # oldest segment first
         if keep is not None:
             mask = keep(cols)
             cols = {k: v[mask] for k, v in cols.items()}
@@ -578,12 +579,8 @@ class Store:
             # the tombstones are applied now: the new segment counts as written after them
             lsn_min = min(e["lsn_min"] for e in entries)
             lsn_max = max([e["lsn_max"] for e in entries] + [t["lsn"] for t in tombs])
-            fid = self._state["next_file"]
-            self._state["next_file"] = fid + 1
-            rel = f"seg/{p}/{fid:012d}.cts"
-            info = write_segment(self.path / name / rel, cols, rows_per_block=self._rows_per_block, mode=self._mode,
-                                 meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max})
-            meta["segments"].append({"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info})
+            self._add_segment(name, meta, p, cols, lsn_min, lsn_max)
+            fsync_dir(self.path / name / "seg")
 
     def _remove_obsolete(self) -> None:
         # readers keep their segments open, so unlinking is safe once the new manifest is durable

@@ -646,13 +646,18 @@ class WriteAheadLog:
     def truncate(self, upto: int) -> list[Path]:
         """Delete the log files that hold only records with ``lsn <= upto``; return their paths.
 
-        Called once everything up to ``upto`` is in segments. The newest
-        (current) file is never deleted. The directory is fsynced afterwards.
+        Called once everything up to ``upto`` is in segments. When that is
+        every record, a new (empty) current file is started first, so the log
+        shrinks to its header; otherwise the current file is kept. The
+        directory is fsynced afterwards.
         """
         if isinstance(upto, bool) or not isinstance(upto, int) or upto < 0:
             raise InvalidArgumentError(f"upto must be an int >= 0, got {upto!r}")
         with self._lock:
             self._check_open()
+            if upto >= self._last_lsn and self._size > FILE_HEADER_SIZE:
+                # everything is checkpointed: start a fresh file so the old ones can all go
+                self._rotate(self._last_lsn + 1)
             doomed = []
             while len(self._files) > 1 and self._files[1][0] - 1 <= upto:
                 doomed.append(self._files.pop(0)[1])
