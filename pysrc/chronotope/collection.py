@@ -51,32 +51,33 @@ def _dedup_last(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in cols.items()}
 
 
-def _merge_order(oids: list[np.ndarray]) -> np.ndarray:
-    """Gather index that orders concatenated partitions by (oid, t).
+def _merge_destinations(oids: list[np.ndarray]) -> list[np.ndarray]:
+    """Where each partition's rows go in the (oid, t) order of all partitions together.
 
     Each partition is sorted by (oid, t) and the partitions are disjoint time
     slices in order, so the result is, object by object, that object's run in
-    each partition in turn: sort the runs (few: objects x partitions), not the rows.
+    each partition in turn: sort the runs (few: objects x partitions), not the
+    rows, then every row moves once (a scatter with sequential reads).
     """
     run_oid, run_part, run_start, run_len = [], [], [], []
-    base = 0
     for p, oid in enumerate(oids):
-        if not len(oid):
-            continue
-        starts = np.flatnonzero(np.diff(oid)) + 1
-        starts = np.concatenate([[0], starts])
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(oid)) + 1]) if len(oid) else np.empty(0, np.int64)
         run_oid.append(oid[starts])
         run_part.append(np.full(len(starts), p))
-        run_start.append(starts + base)
+        run_start.append(starts)
         run_len.append(np.diff(np.append(starts, len(oid))))
-        base += len(oid)
+    counts = [len(r) for r in run_start]
     run_oid, run_part = np.concatenate(run_oid), np.concatenate(run_part)
-    run_start, run_len = np.concatenate(run_start), np.concatenate(run_len)
+    run_len = np.concatenate(run_len)
     by = np.lexsort((run_part, run_oid))
-    run_start, run_len = run_start[by], run_len[by]
-    # run k's rows go to out[before_k : before_k + len_k]: index = start_k + (position - before_k)
-    before = np.concatenate([[0], np.cumsum(run_len)[:-1]])
-    return np.repeat(run_start - before, run_len) + np.arange(base)
+    dest_start = np.empty(len(by), dtype=np.int64)
+    dest_start[by] = np.concatenate([[0], np.cumsum(run_len[by])[:-1]])  # in each run's own (partition) order
+    out, k = [], 0
+    for oid, starts, c in zip(oids, run_start, counts):
+        lens = run_len[k : k + c]
+        out.append(np.repeat(dest_start[k : k + c] - starts, lens) + np.arange(len(oid)))
+        k += c
+    return out
 
 
 def _tombstone_mask(oid, t, row_lsn, tombstones) -> np.ndarray | None:
@@ -190,8 +191,13 @@ class Collection:
         if len(parts) == 1:
             rows = parts[0]
         elif parts:
-            order = _merge_order([p["oid"] for p in parts])
-            rows = {k: np.concatenate([p[k] for p in parts])[order] for k in parts[0]}
+            dests = _merge_destinations([p["oid"] for p in parts])
+            total = sum(len(d) for d in dests)
+            rows = {}
+            for k in parts[0]:
+                col = rows[k] = np.empty(total, dtype=parts[0][k].dtype)
+                for part, dest in zip(parts, dests):
+                    col[dest] = part[k]
         else:
             rows = {k: np.empty(0, dtype=store._column_dtype(self.name, k)) for k in ("oid", "t", *stored)}
         out = {}

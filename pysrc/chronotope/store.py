@@ -92,8 +92,8 @@ class _Ids:
 class Store:
     """A chronotope store (use :func:`chronotope.open`)."""
 
-    def __init__(self, path, *, fsync: str = "batch", readonly: bool = False, flush_rows: int = 4_000_000,
-                 rows_per_block: int = 4096, mode: str = "compact"):
+    def __init__(self, path, *, fsync: str = "batch", readonly: bool = False, flush_rows: int = 1_000_000,
+                 rows_per_block: int = 4096, mode: str = "fast"):
         if fsync not in _FSYNC:
             raise InvalidArgumentError(f"fsync must be one of {_FSYNC}, got {fsync!r}")
         if flush_rows < 1:
@@ -733,7 +733,7 @@ class Store:
 def open_store(path, fsync: str = "batch", readonly: bool = False, **options) -> Store:
     """Open (or create) the store at ``path``: the writer, or with ``readonly=True`` a reader.
 
-    Options: ``flush_rows`` (memtable rows that trigger a flush, default 4,000,000),
-    ``rows_per_block`` (4096), ``mode`` (codec mode of segments: "compact" or "fast").
+    Options: ``flush_rows`` (memtable rows that trigger a flush, default 1,000,000),
+    ``rows_per_block`` (4096), ``mode`` (codec mode of segments: "fast", the default, or "compact").
     """
     return Store(path, fsync=fsync, readonly=readonly, **options)
