@@ -75,6 +75,8 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
+from compare_codecs import cpu_model, load_average  # same directory: shared report helpers
+
 NS_PER_S = 1_000_000_000
 DAY_NS = 86_400 * NS_PER_S
 ID_STRIDE = 10**9
@@ -186,24 +188,6 @@ def same_rows(got: Columns, want: Columns) -> bool:
         if len(a) != len(b) or not np.array_equal(a.view(np.uint64), b.view(np.uint64)):
             return False
     return True
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average() -> Optional[float]:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (OSError, AttributeError):
-        return None
 
 
 def versions() -> Dict[str, str]:
@@ -528,7 +512,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--points", type=int, default=20_000_000, help="points after replication (default 20,000,000)")
     p.add_argument("--source", help=".npz in the /work/shared/data layout (default: bundled nyharbor_week)")
     p.add_argument("--workdir", help="keep the stores and files here (default: a temporary directory, deleted)")
-    p.add_argument("--mode", choices=("compact", "fast"), default="compact", help="chronotope codec mode")
+    p.add_argument("--mode", choices=("compact", "fast"), default="fast", help="chronotope codec mode of segments (default: the store's default, fast)")
     p.add_argument("--batch", type=int, default=1_000_000, help="points per append call (default 1,000,000)")
     p.add_argument("--flush-rows", type=int, default=None, help="store flush_rows (default: the store's default)")
     p.add_argument("--versions", type=int, default=100_000, help="versions of the properties chain")

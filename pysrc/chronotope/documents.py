@@ -63,6 +63,7 @@ import numpy as np
 
 from chronotope import codec
 from chronotope._checksum import crc32c
+from chronotope.fileio import fsync_dir, write_atomic
 from chronotope.errors import (
     ChecksumError,
     ChronotopeError,
@@ -368,14 +369,6 @@ def _file_name(file_id: int) -> str:
     return f"{file_id:012d}.ctd"
 
 
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_file(directory, file_id, oid, t, lsn, kind, payloads, tomb_oid, tomb_lsn) -> str:
     """Write one document file durably (temp name, fsync, rename, fsync dir); return its path."""
     n = len(oid)
@@ -413,17 +406,7 @@ def _write_file(directory, file_id, oid, t, lsn, kind, payloads, tomb_oid, tomb_
     head = struct.pack("<QQII", pos, len(footer), crc32c(footer), body_crc)
     trailer = head + struct.pack("<I", crc32c(head)) + _TRAILER_MAGIC
     final = os.path.join(directory, _file_name(file_id))
-    tmp = final + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(header)
-        for blk in blocks:
-            f.write(blk)
-        f.write(footer)
-        f.write(trailer)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
-    _fsync_dir(directory)
+    write_atomic(final, [header, *blocks, footer, trailer])
     return final
 
 
@@ -1165,7 +1148,7 @@ class DocumentStore:
             for f in old:
                 f.close()
                 os.unlink(f.path)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
             self._chunks.clear()
             self._load()
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from chronotope._checksum import crc32c
 from chronotope.errors import CorruptDataError, UnsupportedFormatError
-from chronotope.segment import fsync_dir
+from chronotope.fileio import write_atomic
 
 __all__ = ["FORMAT_VERSION", "empty_manifest", "load_manifest", "save_manifest"]
 
@@ -66,10 +66,4 @@ def save_manifest(store: str | os.PathLike, state: dict) -> None:
     state["version"] = int(state.get("version", 0)) + 1
     store = Path(store)
     body = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
-    tmp = store / (_NAME + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(body + b"\n" + b"%08x\n" % crc32c(body))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, store / _NAME)
-    fsync_dir(store)
+    write_atomic(store / _NAME, [body, b"\n", b"%08x\n" % crc32c(body)])

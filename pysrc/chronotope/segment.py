@@ -44,8 +44,9 @@ import numpy as np
 from chronotope import codec
 from chronotope._checksum import crc32c
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
+from chronotope.fileio import write_atomic
 
-__all__ = ["write_segment", "Segment", "SUMMARY_FIELDS", "SEGMENT_VERSION", "fsync_dir"]
+__all__ = ["write_segment", "Segment", "SUMMARY_FIELDS", "SEGMENT_VERSION"]
 
 SEGMENT_VERSION = 1
 _MAGIC, _TRAILER_MAGIC = b"CTSG", b"CTSF"
@@ -54,15 +55,6 @@ _TRAILER = struct.Struct("<QQI4s")
 #: Per-block summary fields, in footer order.
 SUMMARY_FIELDS = ("rows", "oid_min", "oid_max", "t_min", "t_max", "x_min", "x_max", "y_min", "y_max")
 _REQUIRED = {"oid": np.int64, "t": np.int64, "x": np.float64, "y": np.float64}
-
-
-def fsync_dir(path: str | os.PathLike) -> None:
-    """fsync a directory, so that a rename or unlink inside it is durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _block_summaries(columns: dict[str, np.ndarray], rows_per_block: int) -> dict[str, np.ndarray]:
@@ -135,19 +127,8 @@ def write_segment(
     footer = b"".join([struct.pack("<I", len(js)), js, *(blob for _, blob in encoded)])
     trailer = _TRAILER.pack(pos, len(footer), crc32c(footer), _TRAILER_MAGIC)
 
-    tmp = path.with_name(path.name + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as f:
-        f.write(_HEAD.pack(_MAGIC, SEGMENT_VERSION, 0))
-        for chunk in body:
-            f.write(chunk)
-        f.write(footer)
-        f.write(trailer)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    if sync_dir:
-        fsync_dir(path.parent)
+    write_atomic(path, [_HEAD.pack(_MAGIC, SEGMENT_VERSION, 0), *body, footer, trailer], sync_dir=sync_dir)
     return {
         "rows": n,
         "nblocks": header["nblocks"],

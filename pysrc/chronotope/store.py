@@ -24,7 +24,8 @@ from chronotope.collection import Collection, _dedup_last, _tombstone_mask
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
 from chronotope.ingest import _RESERVED, check_name, duration_ns, parse_partition, to_ns
 from chronotope.manifest import FORMAT_VERSION, empty_manifest, load_manifest, save_manifest
-from chronotope.segment import Segment, fsync_dir, write_segment
+from chronotope.fileio import fsync_dir, write_atomic
+from chronotope.segment import Segment, write_segment
 
 __all__ = ["open_store", "Store", "StoreLockedError"]
 
@@ -401,13 +402,7 @@ class Store:
         if ids is None or ids.saved == len(ids.names):
             return
         fname = f"ids-{len(ids.names)}.ctb"
-        tmp = self.path / name / (fname + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(codec.encode(ids.array()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / name / fname)
-        fsync_dir(self.path / name)
+        write_atomic(self.path / name / fname, [codec.encode(ids.array())])
         old = meta.get("ids_file")
         meta["ids_file"] = fname
         ids.saved = len(ids.names)

@@ -34,6 +34,7 @@ from typing import Any
 
 from chronotope._checksum import crc32c
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError, UnsupportedFormatError
+from chronotope.fileio import fsync_dir
 
 __all__ = [
     "WriteAheadLog",
@@ -79,14 +80,6 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 def _file_header() -> bytes:
     head = FILE_MAGIC + _U32.pack(FILE_VERSION)
     return head + _U32.pack(crc32c(head))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _as_views(buffers: Any) -> tuple[list[memoryview], int]:
@@ -302,7 +295,7 @@ class WriteAheadLog:
         try:
             if not self._dir.is_dir():
                 self._dir.mkdir(parents=True, exist_ok=True)
-                _fsync_dir(self._dir.parent)  # the new directory's own entry
+                fsync_dir(self._dir.parent)  # the new directory's own entry
             self._recover()
         except BaseException:
             self._close_descriptors()
@@ -362,7 +355,7 @@ class WriteAheadLog:
         found.sort()
         if not found:
             self._new_file(1)
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
             return
         if found[0][0] < 1:
             raise CorruptDataError(f"{found[0][1]}: log file name gives first lsn 0 (lsns start at 1)")
@@ -564,7 +557,7 @@ class WriteAheadLog:
                 self._synced_lsn = self._last_lsn
                 self._done.notify_all()
         self._new_file(lsn)
-        _fsync_dir(self._dir)
+        fsync_dir(self._dir)
         if self._sync_lock.acquire(blocking=False):
             try:
                 self._close_retired()
@@ -664,7 +657,7 @@ class WriteAheadLog:
             for path in doomed:
                 os.unlink(path)
             if doomed:
-                _fsync_dir(self._dir)
+                fsync_dir(self._dir)
         return doomed
 
     def close(self) -> None:
