@@ -241,13 +241,18 @@ class Collection:
                 if not blocks.size:
                     continue
                 rows = seg.read(names, blocks)
-                keep = (rows["t"] >= lo) & (rows["t"] <= hi)
+                # row filters only where the blocks' summaries say they can remove something
+                keep = None
+                if s["t_min"][blocks].min() < lo or s["t_max"][blocks].max() > hi:
+                    keep = (rows["t"] >= lo) & (rows["t"] <= hi)
                 if oids is not None:
-                    keep &= np.isin(rows["oid"], oids)
-                dead = _tombstone_mask(rows["oid"], rows["t"], np.full(len(keep), entry["lsn_max"]), tombs)
+                    inside = np.isin(rows["oid"], oids)
+                    keep = inside if keep is None else keep & inside
+                live = [tb for tb in tombs if tb["lsn"] > entry["lsn_max"]]
+                dead = _tombstone_mask(rows["oid"], rows["t"], np.full(len(rows["t"]), entry["lsn_max"]), live) if live else None
                 if dead is not None:
-                    keep &= ~dead
-                if not keep.all():
+                    keep = ~dead if keep is None else keep & ~dead
+                if keep is not None and not keep.all():
                     rows = {k: v[keep] for k, v in rows.items()}
                 if not len(rows["t"]):
                     continue

@@ -656,6 +656,7 @@ class Store:
                 "unflushed_points": mem.rows if mem else 0,
                 "objects": int(objects),
                 "segments": len(segs),
+                "partitions": len({e["partition"] for e in meta["segments"]}),
                 "blocks": sum(e["nblocks"] for e in meta["segments"]),
                 "bytes_on_disk": disk,
                 "bytes_per_column": col_bytes,
