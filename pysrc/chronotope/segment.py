@@ -77,14 +77,15 @@ def write_segment(
     rows_per_block: int = 4096,
     mode: str = "compact",
     meta: dict | None = None,
-    sync_dir: bool = True,
+    sync: bool = True,
 ) -> dict:
     """Write a segment file atomically; return its description (the manifest entry's core).
 
     ``columns`` must hold ``oid`` (int64), ``t`` (int64 ns), ``x`` and ``y``
     (float64), all of one length and sorted by (oid, t), plus any other 1-D
     columns. The file appears under ``path`` only once complete and fsynced;
-    with ``sync_dir=False`` the caller fsyncs the directory (once for many files).
+    with ``sync=False`` the caller fsyncs the file and its directory (once for
+    many files, see :func:`chronotope.fileio.fsync_files`) before relying on it.
     """
     path = Path(path)
     for name, dtype in _REQUIRED.items():
@@ -128,7 +129,7 @@ def write_segment(
     trailer = _TRAILER.pack(pos, len(footer), crc32c(footer), _TRAILER_MAGIC)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, [_HEAD.pack(_MAGIC, SEGMENT_VERSION, 0), *body, footer, trailer], sync_dir=sync_dir)
+    write_atomic(path, [_HEAD.pack(_MAGIC, SEGMENT_VERSION, 0), *body, footer, trailer], sync_dir=sync, sync_file=sync)
     return {
         "rows": n,
         "nblocks": header["nblocks"],

@@ -24,7 +24,7 @@ from chronotope.collection import Collection, _dedup_last, _tombstone_mask
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
 from chronotope.ingest import _RESERVED, check_name, duration_ns, parse_partition, to_ns
 from chronotope.manifest import FORMAT_VERSION, empty_manifest, load_manifest, save_manifest
-from chronotope.fileio import fsync_dir, write_atomic
+from chronotope.fileio import fsync_dir, fsync_files, write_atomic
 from chronotope.segment import Segment, write_segment
 
 __all__ = ["open_store", "Store", "StoreLockedError"]
@@ -422,20 +422,25 @@ class Store:
         part_sorted = part[order]
         edges = np.flatnonzero(np.diff(part_sorted)) + 1
         lsn_min, lsn_max = int(mem.batches[0][0]), int(mem.max_lsn)
-        for idx in np.split(order, edges):
-            if idx.size:
-                self._add_segment(name, meta, int(part[idx[0]]), {k: v[idx] for k, v in rows.items()}, lsn_min, lsn_max)
+        written = [
+            self._add_segment(name, meta, int(part[idx[0]]), {k: v[idx] for k, v in rows.items()}, lsn_min, lsn_max)
+            for idx in np.split(order, edges)
+            if idx.size
+        ]
+        # durable before the manifest names them; the waits of many small files overlap
+        fsync_files(written)
         fsync_dir(self.path / name / "seg")
 
-    def _add_segment(self, name: str, meta: dict, p: int, cols: dict, lsn_min: int, lsn_max: int) -> None:
-        """Write one segment file and list it in the (not yet saved) manifest state."""
+    def _add_segment(self, name: str, meta: dict, p: int, cols: dict, lsn_min: int, lsn_max: int) -> Path:
+        """Write one segment file (not yet fsynced) and list it in the unsaved manifest state."""
         fid = self._state["next_file"]
         self._state["next_file"] = fid + 1
         rel = f"seg/{fid:012d}.cts"
         info = write_segment(self.path / name / rel, cols, rows_per_block=self._rows_per_block, mode=self._mode,
                              meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max},
-                             sync_dir=False)
+                             sync=False)
         meta["segments"].append({"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info})
+        return self.path / name / rel
 
     # ---- property documents ----
 
@@ -574,7 +579,7 @@ class Store:
             # the tombstones are applied now: the new segment counts as written after them
             lsn_min = min(e["lsn_min"] for e in entries)
             lsn_max = max([e["lsn_max"] for e in entries] + [t["lsn"] for t in tombs])
-            self._add_segment(name, meta, p, cols, lsn_min, lsn_max)
+            fsync_files([self._add_segment(name, meta, p, cols, lsn_min, lsn_max)])
             fsync_dir(self.path / name / "seg")
 
     def _remove_obsolete(self) -> None:
