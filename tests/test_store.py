@@ -265,3 +265,18 @@ def test_property_documents_as_of_and_history(tmp_path):
         db.flush()
     with ct.open(tmp_path / "db", readonly=True) as ro:
         assert ro.collection("ais").properties("367073680", as_of="2020-12-01T00:00")["draught"] == 14.5
+
+
+def test_compaction_rewrites_document_chains(tmp_path):
+    with ct.open(tmp_path / "db") as db:
+        c = db.create_collection("c")
+        for day in range(1, 40):
+            c.set_properties(7, {"v": day}, at=f"2020-12-{min(day, 28):02d}T{day % 24:02d}:00")
+            if day % 10 == 0:
+                db.flush()  # several document files
+        before = sorted((tmp_path / "db" / "c" / "docs").glob("*.ctd"))
+        expected = [c.properties(7, as_of=t) for t, _ in c.history(7)]
+        db.compact()
+        after = sorted((tmp_path / "db" / "c" / "docs").glob("*.ctd"))
+        assert len(before) > 1 and len(after) == 1
+        assert [c.properties(7, as_of=t) for t, _ in c.history(7)] == expected

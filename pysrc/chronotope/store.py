@@ -531,12 +531,15 @@ class Store:
     # ---- maintenance ----
 
     def compact(self) -> dict:
-        """Merge each partition's segments into one, applying deletes; returns what was done."""
+        """Merge each partition's segments into one, applying deletes, and rewrite the
+        property documents' version chains with fresh keyframes; returns what was done."""
         self._check_writer()
         with self._lock:
             self._flush_locked()
             merged = 0
             for name, meta in self._state["collections"].items():
+                if (self.path / name / "docs").exists():
+                    self._documents(name).compact()
                 by_part: dict[int, list] = {}
                 for e in meta["segments"]:
                     by_part.setdefault(e["partition"], []).append(e)
