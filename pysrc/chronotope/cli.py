@@ -1,9 +1,11 @@
 """The ``chronotope`` command line.
 
-At this stage the main job is ``chronotope codecs`` (also what a bare
-``chronotope`` runs): encode the bundled real AIS sample (or a file of your
-own) with both codec modes and print a size and speed table. Later commands
-(serve, ingest, query, ...) arrive with the store and the API.
+``chronotope codecs`` (also what a bare ``chronotope`` runs) encodes the
+bundled real AIS sample (or a file of your own) with both codec modes and
+prints a size and speed table. The store commands work on a store directory:
+``ingest``, ``stats``, ``verify``, ``compact``, ``prune``, ``migrate``,
+``export`` and ``inspect``. ``serve`` and ``query`` arrive with the API and
+query engine.
 """
 
 from __future__ import annotations
@@ -94,6 +96,99 @@ def _cmd_codecs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open(args, readonly: bool):
+    import chronotope as ct
+
+    return ct.open(args.store, readonly=readonly)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    label, cols = _load(args.file)
+    n = len(cols["t"])
+    with _open(args, readonly=False) as db:
+        coll = db.collection(args.collection) if args.collection in db.collections() else db.create_collection(
+            args.collection, crs=args.crs
+        )
+        done = 0
+        for start in range(0, n, args.batch):
+            end = min(n, start + args.batch)
+            coll.append(cols["object_id"][start:end], cols["t"][start:end], cols["x"][start:end], cols["y"][start:end])
+            done = end
+            print(f"\ringesting {label}: {done:,}/{n:,} points ({100 * done // max(n, 1)}%)", end="", file=sys.stderr)
+        print(file=sys.stderr)
+        db.flush()
+    print(f"ingested {done:,} points into {args.store}/{args.collection}")
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    import json
+
+    with _open(args, readonly=True) as db:
+        print(json.dumps(db.stats(), indent=2, default=str))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    with _open(args, readonly=True) as db:
+        problems = db.verify()
+    for line in problems:
+        print(line)
+    print(f"{len(problems)} problem(s) found" if problems else "all checksums verified")
+    return 1 if problems else 0
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    with _open(args, readonly=False) as db:
+        print(db.compact())
+    return 0
+
+
+def _cmd_prune(args: argparse.Namespace) -> int:
+    with _open(args, readonly=False) as db:
+        print(db.prune(older_than=args.older_than, keep_every=args.keep_every))
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    with _open(args, readonly=False) as db:
+        print(db.migrate())
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    with _open(args, readonly=True) as db:
+        table = db.collection(args.collection).scan(time=(args.start, args.end)).to_arrow()
+    out = Path(args.out)
+    if out.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out, compression="zstd")
+    elif out.suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, out)
+    else:
+        raise ChronotopeError(f"cannot export to {out.name}: use a .parquet or .csv file name")
+    print(f"exported {table.num_rows:,} rows to {out}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from chronotope.segment import Segment
+
+    with Segment(args.segment) as seg:
+        print(f"{seg.path}: {seg.rows:,} rows in {seg.nblocks} blocks of {seg.rows_per_block}")
+        print(f"meta: {seg.meta}")
+        for name, dtype in seg.columns.items():
+            col = seg._columns[name]
+            print(f"  column {name:<10} {str(dtype):<8} {col.length:>12,} bytes  {8 * col.length / max(seg.rows, 1):6.2f} bits/row")
+        problems = seg.check()
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chronotope", description="chronotope: storage for moving objects and their history")
     p.add_argument("--version", action="version", version=f"chronotope {__version__}")
@@ -102,6 +197,33 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("file", nargs="?", help=".traj, AIS .csv (optionally .gz) or .npz; default: the bundled sample")
     c.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median; default 5)")
     c.set_defaults(func=_cmd_codecs)
+
+    def store_cmd(name: str, func, help_: str) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help_)
+        q.add_argument("store", help="store directory")
+        q.set_defaults(func=func)
+        return q
+
+    q = store_cmd("ingest", _cmd_ingest, "load a .traj / AIS .csv / .npz file into a store")
+    q.add_argument("file", nargs="?", help="default: the bundled sample")
+    q.add_argument("--collection", default="ais", help="collection name (created if missing; default ais)")
+    q.add_argument("--crs", default="EPSG:4326")
+    q.add_argument("--batch", type=int, default=1_000_000, help="points per append (default 1,000,000)")
+    store_cmd("stats", _cmd_stats, "points, objects, segments, bytes per column, compression ratio")
+    store_cmd("verify", _cmd_verify, "check every checksum; exit status 1 when something is damaged")
+    store_cmd("compact", _cmd_compact, "merge segments, apply deletes, rewrite document chains")
+    q = store_cmd("prune", _cmd_prune, "retention: drop or thin samples older than a time")
+    q.add_argument("--older-than", required=True, help="ISO time or int ns, e.g. 2020-12-03")
+    q.add_argument("--keep-every", help="keep one sample per object and interval instead, e.g. 10m, 1h")
+    store_cmd("migrate", _cmd_migrate, "upgrade the store format to this version")
+    q = store_cmd("export", _cmd_export, "write a collection (or a time slice) to Parquet or CSV")
+    q.add_argument("collection")
+    q.add_argument("out", help="output file: .parquet or .csv")
+    q.add_argument("--start", help="ISO time or int ns (inclusive)")
+    q.add_argument("--end", help="ISO time or int ns (inclusive)")
+    q = sub.add_parser("inspect", help="describe one segment file and check its blocks")
+    q.add_argument("segment", help="a .cts segment file")
+    q.set_defaults(func=_cmd_inspect)
     return p
 
 
@@ -112,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["codecs", *(argv or [])])
     if getattr(args, "repeat", 1) < 1:
         parser.error("--repeat must be at least 1")
+    if getattr(args, "batch", 1) < 1:
+        parser.error("--batch must be at least 1")
     try:
         return args.func(args)
     except (ChronotopeError, OSError) as exc:
