@@ -75,6 +75,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
+from benchmarks.common import vessel_documents  # shared with the asv store suite
 from compare_codecs import cpu_model, load_average  # same directory: shared report helpers
 
 NS_PER_S = 1_000_000_000
@@ -271,22 +272,12 @@ def measure_properties(root: Path, versions_n: int, queries: int, seed: int = 7)
     import chronotope as ct
 
     path = root / "chronotope_props"
-    ports = ["NEW YORK", "NEWARK", "BAYONNE", "ROTTERDAM", "HAMBURG", "SAVANNAH", "HALIFAX", "NORFOLK"]
     oid, t0, step = 366_999_001, 1_606_780_800 * NS_PER_S, 60 * NS_PER_S
-    doc = {"name": "ATLANTIC STAR", "destination": ports[0], "draught": 7.5}
     docs = []
     db = ct.open(path, fsync="never")
     c = db.create_collection("ais")
     tb = time.perf_counter()
-    for i in range(versions_n):
-        doc = dict(doc)
-        f = i % 3
-        if i and f == 0:
-            doc["name"] = f"ATLANTIC STAR {i}"
-        elif f == 1:
-            doc["destination"] = ports[(i // 3) % len(ports)]
-        elif f == 2:
-            doc["draught"] = round(5.0 + (i % 97) * 0.1, 1)
+    for i, doc in enumerate(vessel_documents(versions_n)):
         c.set_properties(oid, doc, at=t0 + i * step)
         if i % 997 == 0 or i == versions_n - 1:
             docs.append((i, doc))

@@ -94,3 +94,22 @@ def build_columns() -> Dict[str, np.ndarray]:
 def raw_bytes(a: np.ndarray) -> int:
     """Uncompressed size of a column in bytes."""
     return int(a.nbytes)
+
+
+def vessel_documents(n: int):
+    """``n`` successive versions of a vessel's property document, one field changing per version.
+
+    Shared by the store benchmarks and ``compare_store.py`` (properties(as_of) on long chains).
+    """
+    ports = ["NEW YORK", "NEWARK", "BAYONNE", "ROTTERDAM", "HAMBURG", "SAVANNAH", "HALIFAX", "NORFOLK"]
+    doc = {"name": "ATLANTIC STAR", "destination": ports[0], "draught": 7.5}
+    for i in range(n):
+        doc = dict(doc)
+        f = i % 3
+        if i and f == 0:
+            doc["name"] = f"ATLANTIC STAR {i}"
+        elif f == 1:
+            doc["destination"] = ports[(i // 3) % len(ports)]
+        elif f == 2:
+            doc["draught"] = round(5.0 + (i % 97) * 0.1, 1)
+        yield doc

@@ -29,6 +29,8 @@ import numpy as np
 
 import chronotope as ct
 
+from .common import vessel_documents
+
 POINTS = 1_000_000
 BATCH = 100_000  # points per append call: ten calls, as a feed delivering 100k-point batches
 DAY_NS = 86_400 * 1_000_000_000
@@ -95,19 +97,9 @@ def build_chain() -> dict:
     ``fsync="batch"`` waits for one group commit per version). One field of
     name / destination / draught changes per version, a version per minute.
     """
-    ports = ["NEW YORK", "NEWARK", "BAYONNE", "ROTTERDAM", "HAMBURG", "SAVANNAH", "HALIFAX", "NORFOLK"]
-    doc = {"name": "ATLANTIC STAR", "destination": ports[0], "draught": 7.5}
     with ct.open(PROPS_STORE, fsync="never") as db:
         c = db.create_collection("ais")
-        for i in range(CHAIN_VERSIONS):
-            doc = dict(doc)
-            f = i % 3
-            if i and f == 0:
-                doc["name"] = f"ATLANTIC STAR {i}"
-            elif f == 1:
-                doc["destination"] = ports[(i // 3) % len(ports)]
-            elif f == 2:
-                doc["draught"] = round(5.0 + (i % 97) * 0.1, 1)
+        for i, doc in enumerate(vessel_documents(CHAIN_VERSIONS)):
             c.set_properties(PROPS_OID, doc, at=PROPS_T0 + i * PROPS_STEP)
         db.flush()
     rng = np.random.default_rng(7)
