@@ -62,36 +62,46 @@ static void range_of(const int64_t *v, size_t n, int64_t *lo, uint64_t *span)
     *span = (uint64_t)b - (uint64_t)a;
 }
 
-int ct_sort_pairs(const int64_t *major, const int64_t *minor, size_t n, int64_t *perm)
+int ct_sort_keys(const int64_t *const *keys, size_t nkeys, size_t n, int64_t *perm)
 {
-    if (n && (!major || !minor || !perm)) return CT_ERR_ARG;
+    if (n && (!keys || !perm)) return CT_ERR_ARG;
+    for (size_t k = 0; k < nkeys && n; k++)
+        if (!keys[k]) return CT_ERR_ARG;
     for (size_t i = 0; i < n; i++) perm[i] = (int64_t)i;
-    if (n < 2) return CT_OK;
-    uint64_t *keys = malloc(2 * n * sizeof *keys);
+    if (n < 2 || nkeys == 0) return CT_OK;
+    uint64_t *buf = malloc(2 * n * sizeof *buf);
     int64_t *rows_tmp = malloc(n * sizeof *rows_tmp);
-    if (!keys || !rows_tmp) {
-        free(keys);
+    if (!buf || !rows_tmp) {
+        free(buf);
         free(rows_tmp);
         return CT_ERR_NOMEM;
     }
-    uint64_t *key = keys, *key_tmp = keys + n;
+    uint64_t *key = buf, *key_tmp = buf + n;
     int64_t *row = perm, *row_tmp = rows_tmp;
-    int64_t lo;
-    uint64_t span;
-    /* least significant key first: LSD radix sort is stable pass by pass. Rows that
-       arrive in time order (a live feed) need no minor passes at all. */
-    size_t unsorted = 0;
-    for (size_t i = 1; i < n; i++) unsorted += minor[i] < minor[i - 1];
-    if (unsorted) {
-        range_of(minor, n, &lo, &span);
-        for (size_t i = 0; i < n; i++) key[i] = (uint64_t)minor[i] - (uint64_t)lo;
+    /* least significant key first: LSD radix sort is stable pass by pass */
+    for (size_t k = nkeys; k-- > 0;) {
+        const int64_t *v = keys[k];
+        if (row == perm && k == nkeys - 1) {
+            /* rows that arrive in order of the last key (a live feed in time order) skip it */
+            size_t unsorted = 0;
+            for (size_t i = 1; i < n; i++) unsorted += v[i] < v[i - 1];
+            if (!unsorted) continue;
+        }
+        int64_t lo;
+        uint64_t span;
+        range_of(v, n, &lo, &span);
+        if (!span) continue;
+        for (size_t i = 0; i < n; i++) key[i] = (uint64_t)v[row[i]] - (uint64_t)lo; /* one gather per key */
         sort_by(&key, &row, &key_tmp, &row_tmp, n, significant_bits(span));
     }
-    range_of(major, n, &lo, &span);
-    for (size_t i = 0; i < n; i++) key[i] = (uint64_t)major[row[i]] - (uint64_t)lo; /* the one gather */
-    sort_by(&key, &row, &key_tmp, &row_tmp, n, significant_bits(span));
     if (row != perm) memcpy(perm, row, n * sizeof *perm);
-    free(keys);
+    free(buf);
     free(rows_tmp);
     return CT_OK;
+}
+
+int ct_sort_pairs(const int64_t *major, const int64_t *minor, size_t n, int64_t *perm)
+{
+    const int64_t *keys[2] = {major, minor};
+    return ct_sort_keys(keys, 2, n, perm);
 }

@@ -23,6 +23,12 @@ extern "C" {
  */
 int ct_sort_pairs(const int64_t *major, const int64_t *minor, size_t n, int64_t *perm);
 
+/**
+ * The same for nkeys keys (keys[0] most significant): e.g. (partition, object, t).
+ * @return 0, or CT_ERR_NOMEM / CT_ERR_ARG.
+ */
+int ct_sort_keys(const int64_t *const *keys, size_t nkeys, size_t n, int64_t *perm);
+
 #ifdef __cplusplus
 }
 #endif

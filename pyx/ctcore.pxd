@@ -50,3 +50,4 @@ cdef extern from "ct_block.h" nogil:
 
 cdef extern from "ct_sort.h" nogil:
     int ct_sort_pairs(const int64_t *major, const int64_t *minor, size_t n, int64_t *perm)
+    int ct_sort_keys(const int64_t *const *keys, size_t nkeys, size_t n, int64_t *perm)

@@ -46,3 +46,13 @@ def test_empty_and_mismatched():
 
     with pytest.raises(InvalidArgumentError):
         sort_pairs(np.zeros(2, np.int64), np.zeros(3, np.int64))
+
+
+@given(st.lists(st.tuples(st.integers(-2, 2), st.integers(-3, 3), I64), max_size=200))
+def test_three_keys_match_a_stable_lexsort(rows):
+    from chronotope._sort import sort_keys
+
+    a = np.array([r[0] for r in rows], dtype=np.int64)
+    b = np.array([r[1] for r in rows], dtype=np.int64)
+    c = np.array([r[2] for r in rows], dtype=np.int64)
+    assert np.array_equal(sort_keys(a, b, c), np.lexsort((np.arange(len(rows)), c, b, a)))

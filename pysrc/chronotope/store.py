@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from chronotope import codec
+from chronotope._sort import sort_keys
 from chronotope.collection import Collection, _dedup_last, _tombstone_mask
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
 from chronotope.ingest import _RESERVED, check_name, duration_ns, parse_partition, to_ns
@@ -415,17 +416,23 @@ class Store:
         dead = _tombstone_mask(cols["oid"], cols["t"], lsns, mem.tombstones)
         if dead is not None:
             cols = {k: v[~dead] for k, v in cols.items()}
-        rows = _dedup_last(cols)  # batches are in LSN order
-        part = rows["t"] // meta["partition_ns"]
-        # rows are sorted by (oid, t), not by partition: group each partition's rows stably
-        order = np.argsort(part, kind="stable")
-        part_sorted = part[order]
-        edges = np.flatnonzero(np.diff(part_sorted)) + 1
+        # one stable sort by (partition, object, t): each partition is then a contiguous
+        # run already in segment order, and among equal (object, t) the newest write is last
+        part = cols["t"] // meta["partition_ns"]
+        order = sort_keys(part, cols["oid"], cols["t"])
+        rows = {k: v[order] for k, v in cols.items()}
+        part = part[order]
+        keep = np.ones(len(part), dtype=bool)
+        keep[:-1] = (rows["oid"][1:] != rows["oid"][:-1]) | (rows["t"][1:] != rows["t"][:-1])
+        if not keep.all():
+            rows = {k: v[keep] for k, v in rows.items()}
+            part = part[keep]
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1, [len(part)]])
         lsn_min, lsn_max = int(mem.batches[0][0]), int(mem.max_lsn)
         written = [
-            self._add_segment(name, meta, int(part[idx[0]]), {k: v[idx] for k, v in rows.items()}, lsn_min, lsn_max)
-            for idx in np.split(order, edges)
-            if idx.size
+            self._add_segment(name, meta, int(part[a]), {k: v[a:b] for k, v in rows.items()}, lsn_min, lsn_max)
+            for a, b in zip(edges[:-1], edges[1:])
+            if b > a
         ]
         # durable before the manifest names them; the waits of many small files overlap
         fsync_files(written)
