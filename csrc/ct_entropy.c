@@ -105,6 +105,7 @@
  * 12 by 0.04 bit), arithmetic (not branchy) renormalisation.
  */
 #include "ct_entropy.h"
+#include "ct_kernels.h"
 #include "ct_error.h"
 
 #include <stdlib.h>
@@ -1197,22 +1198,10 @@ static int decode_body(const ct_ent_impl *im, const uint8_t *p, const uint8_t *e
 static const ct_ent_impl ent_generic = {"generic", 0, NULL, NULL, NULL};
 static const ct_ent_impl *ent_selected;
 
-static int ent_cpu_has(const char *name)
-{
-#if defined(CT_HAVE_X86_KERNELS)
-    __builtin_cpu_init();
-    if (!strcmp(name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
-    if (!strcmp(name, "avx512"))
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("bmi2");
-#endif
-    return !strcmp(name, "generic");
-}
 
 static const ct_ent_impl *ent_by_name(const char *name)
 {
-    if (!ent_cpu_has(name)) return NULL;
+    if (!ct_cpu_supports(name)) return NULL;
 #if defined(CT_HAVE_X86_KERNELS)
     if (!strcmp(name, "avx2")) return &ct_ent_impl_avx2;
     if (!strcmp(name, "avx512")) return &ct_ent_impl_avx512;
@@ -1226,7 +1215,7 @@ const char *const *ct_ent_available(void)
 #if defined(CT_HAVE_X86_KERNELS)
     static const char *const two[] = {"generic", "avx2", NULL};
     static const char *const all[] = {"generic", "avx2", "avx512", NULL};
-    if (ent_cpu_has("avx2")) return ent_cpu_has("avx512") ? all : two;
+    if (ct_cpu_supports("avx2")) return ct_cpu_supports("avx512") ? all : two;
 #endif
     return one;
 }

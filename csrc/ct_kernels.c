@@ -9,21 +9,22 @@
 
 static const ct_kernels *selected;
 
-static int cpu_has(const char *name)
+int ct_cpu_supports(const char *name)
 {
 #if defined(CT_HAVE_X86_KERNELS)
     __builtin_cpu_init();
     if (!strcmp(name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
     if (!strcmp(name, "avx512"))
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("bmi2");
 #endif
     return !strcmp(name, "generic");
 }
 
 static const ct_kernels *by_name(const char *name)
 {
-    if (!cpu_has(name)) return NULL;
+    if (!ct_cpu_supports(name)) return NULL;
     if (!strcmp(name, "generic")) return &ct_kernels_generic;
 #if defined(CT_HAVE_X86_KERNELS)
     if (!strcmp(name, "avx2")) return &ct_kernels_avx2;
@@ -46,8 +47,8 @@ const char *const *ct_kernels_available(void)
     size_t n = 0;
     names[n++] = "generic";
 #if defined(CT_HAVE_X86_KERNELS)
-    if (cpu_has("avx2")) names[n++] = "avx2";
-    if (cpu_has("avx512")) names[n++] = "avx512";
+    if (ct_cpu_supports("avx2")) names[n++] = "avx2";
+    if (ct_cpu_supports("avx512")) names[n++] = "avx512";
 #endif
     names[n] = NULL;
     return names;

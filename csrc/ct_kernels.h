@@ -46,6 +46,13 @@ typedef struct ct_kernels {
     void (*dec_f32)(const int64_t *n, float *out, size_t cnt, double p10);
 } ct_kernels;
 
+/**
+ * Whether this build and CPU can run the kernels named "generic", "avx2"
+ * (AVX2 + BMI2) or "avx512" (AVX-512 F/DQ/VL/BW + BMI2); the codec and the
+ * entropy kernels share this one check.
+ */
+int ct_cpu_supports(const char *name);
+
 /** The kernels in use (selected on first call; never NULL). */
 const ct_kernels *ct_kernels_get(void);
 

@@ -36,6 +36,13 @@ def _time_range(time) -> tuple[int, int]:
     return lo, hi
 
 
+def _last_of_each(oid: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Mask of the last row of every run of equal (oid, t) in rows sorted by them."""
+    keep = np.ones(len(oid), dtype=bool)
+    keep[:-1] = (oid[1:] != oid[:-1]) | (t[1:] != t[:-1])
+    return keep
+
+
 def _dedup_last(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Sort by (oid, t) and keep the last row of every (oid, t): last write wins.
 
@@ -44,10 +51,7 @@ def _dedup_last(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     row is the newest.
     """
     order = sort_pairs(cols["oid"], cols["t"])
-    oid, t = cols["oid"][order], cols["t"][order]
-    keep = np.ones(len(order), dtype=bool)
-    keep[:-1] = (oid[1:] != oid[:-1]) | (t[1:] != t[:-1])
-    order = order[keep]
+    order = order[_last_of_each(cols["oid"][order], cols["t"][order])]
     return {k: v[order] for k, v in cols.items()}
 
 

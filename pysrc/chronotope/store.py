@@ -21,7 +21,7 @@ import numpy as np
 
 from chronotope import codec
 from chronotope._sort import sort_keys
-from chronotope.collection import Collection, _dedup_last, _tombstone_mask
+from chronotope.collection import Collection, _dedup_last, _last_of_each, _tombstone_mask
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
 from chronotope.ingest import _RESERVED, check_name, duration_ns, parse_partition, to_ns
 from chronotope.manifest import FORMAT_VERSION, empty_manifest, load_manifest, save_manifest
@@ -259,7 +259,8 @@ class Store:
         self._check_writer()
         with self._lock:
             self._collection_meta(name)
-            self._flush_wal_for_drop()
+            # the log may hold writes to the collection: flush them so replay never sees them
+            self._flush_locked()
             del self._state["collections"][name]
             save_manifest(self.path, self._state)
             for key in [k for k in self._open_segments if k.startswith(name + "/")]:
@@ -270,10 +271,6 @@ class Store:
             if docs is not None:
                 docs.close()
             shutil.rmtree(self.path / name, ignore_errors=True)
-
-    def _flush_wal_for_drop(self) -> None:
-        # the log may hold writes to the collection: flush everything so replay never sees them
-        self._flush_locked()
 
     def _collection_meta(self, name: str) -> dict:
         try:
@@ -422,8 +419,7 @@ class Store:
         order = sort_keys(part, cols["oid"], cols["t"])
         rows = {k: v[order] for k, v in cols.items()}
         part = part[order]
-        keep = np.ones(len(part), dtype=bool)
-        keep[:-1] = (rows["oid"][1:] != rows["oid"][:-1]) | (rows["t"][1:] != rows["t"][:-1])
+        keep = _last_of_each(rows["oid"], rows["t"])
         if not keep.all():
             rows = {k: v[keep] for k, v in rows.items()}
             part = part[keep]
