@@ -549,6 +549,27 @@ int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets
     return (int64_t)(out / (itemsize ? itemsize : 1));
 }
 
+int64_t ct_blocks_decode_at(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks,
+                            const uint32_t *which, size_t nwhich, int dtype, size_t itemsize, const int64_t *row0,
+                            const int64_t *rows, void *dst, size_t dst_bytes, size_t *failed)
+{
+    if (!offsets || (nwhich && (!which || !src || !row0 || !rows)) || !failed || !itemsize) return CT_ERR_ARG;
+    for (size_t j = 0; j < nwhich; j++) {
+        *failed = j;
+        const uint32_t k = which[j];
+        if (k >= nblocks || offsets[k] > offsets[k + 1] || offsets[k + 1] > len) return CT_ERR_CORRUPT;
+        if (row0[j] < 0 || rows[j] < 0 || (uint64_t)row0[j] + (uint64_t)rows[j] > dst_bytes / itemsize)
+            return CT_ERR_ARG;
+        ct_block_info info;
+        CT_TRY(ct_block_open(src + offsets[k], (size_t)(offsets[k + 1] - offsets[k]), &info));
+        /* the block must hold exactly the rows its summary promises */
+        if (info.dtype != dtype || info.itemsize != itemsize || info.ndim != 1 || info.count != (uint64_t)rows[j])
+            return CT_ERR_CORRUPT;
+        CT_TRY(ct_block_decode(&info, (uint8_t *)dst + (size_t)row0[j] * itemsize, (size_t)rows[j] * itemsize));
+    }
+    return (int64_t)nwhich;
+}
+
 size_t ct_blocks_check(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks, int *status)
 {
     size_t bad = 0;

@@ -145,6 +145,16 @@ int64_t ct_blocks_decode(const uint8_t *src, size_t len, const uint64_t *offsets
                          size_t nwhich, int dtype, size_t itemsize, void *dst, size_t dst_bytes, size_t *failed);
 
 /**
+ * Decode the listed blocks in place: block which[j] (rows[j] values) goes to
+ * row row0[j] of dst. Used by the decoded-block cache, which keeps a segment
+ * column in one array and fills it block by block.
+ * @return nwhich, or a negative ct_status (*failed: the position in which).
+ */
+int64_t ct_blocks_decode_at(const uint8_t *src, size_t len, const uint64_t *offsets, size_t nblocks,
+                            const uint32_t *which, size_t nwhich, int dtype, size_t itemsize, const int64_t *row0,
+                            const int64_t *rows, void *dst, size_t dst_bytes, size_t *failed);
+
+/**
  * Check every block of a concatenation (header, checksum, structure) without
  * decoding it. status[k] receives 0 or the negative ct_status of block k.
  * @return the number of bad blocks (never fails otherwise).

@@ -11,7 +11,7 @@ from libc.stdlib cimport free, malloc
 from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from ctcore cimport (CT_BLOCK_MAX_NDIM, ct_block_bound, ct_block_decode, ct_block_encode,
-                     ct_block_info, ct_block_open, ct_blocks_bound, ct_blocks_check, ct_blocks_decode,
+                     ct_block_info, ct_block_open, ct_blocks_bound, ct_blocks_check, ct_blocks_decode, ct_blocks_decode_at,
                      ct_blocks_encode, ct_encode_opts, ct_kernels_available, ct_kernels_get,
                      ct_kernels_select, ct_strerror)
 import numpy as np
@@ -146,6 +146,25 @@ def decode_blocks(const unsigned char[::1] buf, const uint64_t[::1] offsets, con
         rc = ct_blocks_decode(&buf[0] if n else NULL, n, &offsets[0], offsets.shape[0] - 1,
                               &which[0] if nwhich else NULL, nwhich, dtype, itemsize,
                               &out[0] if out_bytes else NULL, out_bytes, &failed)
+    if rc < 0:
+        where = f"block {which[failed]}" if failed < nwhich else "blocks"
+        check(<int> rc, f"{context}, {where}" if context else where)
+    return rc
+
+
+def decode_blocks_at(const unsigned char[::1] buf, const uint64_t[::1] offsets, const uint32_t[::1] which,
+                     int dtype, size_t itemsize, const int64_t[::1] row0, const int64_t[::1] rows,
+                     unsigned char[::1] out, context=None):
+    """Decode block which[j] into out at row row0[j] (rows[j] values), for every j."""
+    cdef size_t n = buf.shape[0], nwhich = which.shape[0], failed = 0, out_bytes = out.shape[0]
+    cdef int64_t rc
+    if offsets.shape[0] < 1:
+        raise from_status(-8, "empty block offsets", context)
+    with nogil:
+        rc = ct_blocks_decode_at(&buf[0] if n else NULL, n, &offsets[0], offsets.shape[0] - 1,
+                                 &which[0] if nwhich else NULL, nwhich, dtype, itemsize,
+                                 &row0[0] if nwhich else NULL, &rows[0] if nwhich else NULL,
+                                 &out[0] if out_bytes else NULL, out_bytes, &failed)
     if rc < 0:
         where = f"block {which[failed]}" if failed < nwhich else "blocks"
         check(<int> rc, f"{context}, {where}" if context else where)

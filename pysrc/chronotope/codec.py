@@ -52,6 +52,7 @@ __all__ = [
     "decode_bytes",
     "encode_blocks",
     "decode_blocks",
+    "decode_blocks_at",
     "check_blocks",
     "simd_level",
     "set_simd",
@@ -379,6 +380,33 @@ def decode_blocks(buf, offsets: np.ndarray, which, out: np.ndarray, *, context: 
     offsets = np.ascontiguousarray(offsets, dtype=np.uint64)
     raw = out.view(np.uint8) if out.size else np.empty(0, np.uint8)
     _codec.decode_blocks(_buffer(buf), offsets, which, code, out.dtype.itemsize, raw, context)
+    return out
+
+
+def decode_blocks_at(buf, offsets: np.ndarray, which, row0, rows, out: np.ndarray, *, context: str | None = None) -> np.ndarray:
+    """Decode block ``which[j]`` (``rows[j]`` values) into ``out[row0[j]:]``, for every j, in one C call.
+
+    The decoded-block cache keeps a segment column in one array and fills it
+    block by block with this; a block whose value count differs from ``rows[j]``
+    is damaged and raises CorruptDataError.
+
+    >>> import numpy as np
+    >>> data, offsets = encode_blocks(np.arange(10_000), 4096)
+    >>> out = np.zeros(10_000, dtype=np.int64)
+    >>> decode_blocks_at(data, offsets, [2], [8192], [1808], out)[8192:].sum() == np.arange(8192, 10_000).sum()
+    np.True_
+    """
+    if not isinstance(out, np.ndarray) or out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise InvalidArgumentError("out must be a writable C-contiguous 1-D numpy array")
+    code, _ = _dtype_code(out.dtype)
+    which = np.ascontiguousarray(which, dtype=np.uint32)
+    row0 = np.ascontiguousarray(row0, dtype=np.int64)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if not len(which) == len(row0) == len(rows):
+        raise InvalidArgumentError("which, row0 and rows differ in length")
+    offsets = np.ascontiguousarray(offsets, dtype=np.uint64)
+    raw = out.view(np.uint8) if out.size else np.empty(0, np.uint8)
+    _codec.decode_blocks_at(_buffer(buf), offsets, which, code, out.dtype.itemsize, row0, rows, raw, context)
     return out
 
 

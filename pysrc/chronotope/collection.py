@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from chronotope._sort import sort_pairs
+from chronotope import queries
 from chronotope.errors import InvalidArgumentError
 from chronotope.ingest import normalise_batch, to_ns
+from chronotope.merge import dedup_last, merge_destinations, tombstone_mask
 from chronotope.results import Result
 
 __all__ = ["Collection"]
@@ -34,64 +35,6 @@ def _time_range(time) -> tuple[int, int]:
     if lo > hi:
         raise InvalidArgumentError(f"time range is empty: start {t0!r} is after end {t1!r}")
     return lo, hi
-
-
-def _last_of_each(oid: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Mask of the last row of every run of equal (oid, t) in rows sorted by them."""
-    keep = np.ones(len(oid), dtype=bool)
-    keep[:-1] = (oid[1:] != oid[:-1]) | (t[1:] != t[:-1])
-    return keep
-
-
-def _dedup_last(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Sort by (oid, t) and keep the last row of every (oid, t): last write wins.
-
-    The rows must come oldest write first (segments in LSN order, then the
-    memtable's batches): the C sort is stable, so among equal keys the last
-    row is the newest.
-    """
-    order = sort_pairs(cols["oid"], cols["t"])
-    order = order[_last_of_each(cols["oid"][order], cols["t"][order])]
-    return {k: v[order] for k, v in cols.items()}
-
-
-def _merge_destinations(oids: list[np.ndarray]) -> list[np.ndarray]:
-    """Where each partition's rows go in the (oid, t) order of all partitions together.
-
-    Each partition is sorted by (oid, t) and the partitions are disjoint time
-    slices in order, so the result is, object by object, that object's run in
-    each partition in turn: sort the runs (few: objects x partitions), not the
-    rows, then every row moves once (a scatter with sequential reads).
-    """
-    run_oid, run_part, run_start, run_len = [], [], [], []
-    for p, oid in enumerate(oids):
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(oid)) + 1]) if len(oid) else np.empty(0, np.int64)
-        run_oid.append(oid[starts])
-        run_part.append(np.full(len(starts), p))
-        run_start.append(starts)
-        run_len.append(np.diff(np.append(starts, len(oid))))
-    counts = [len(r) for r in run_start]
-    run_oid, run_part = np.concatenate(run_oid), np.concatenate(run_part)
-    run_len = np.concatenate(run_len)
-    by = np.lexsort((run_part, run_oid))
-    dest_start = np.empty(len(by), dtype=np.int64)
-    dest_start[by] = np.concatenate([[0], np.cumsum(run_len[by])[:-1]])  # in each run's own (partition) order
-    out, k = [], 0
-    for oid, starts, c in zip(oids, run_start, counts):
-        lens = run_len[k : k + c]
-        out.append(np.repeat(dest_start[k : k + c] - starts, lens) + np.arange(len(oid)))
-        k += c
-    return out
-
-
-def _tombstone_mask(oid, t, row_lsn, tombstones) -> np.ndarray | None:
-    """Rows deleted by tombstones written after them (None when nothing is deleted)."""
-    dead = None
-    for tomb in tombstones:  # few: one per delete call, cleared by compaction
-        m = (oid == tomb["oid"]) & (t >= tomb["t0"]) & (t <= tomb["t1"]) & (row_lsn < tomb["lsn"])
-        if m.any():
-            dead = m if dead is None else dead | m
-    return dead
 
 
 class Collection:
@@ -178,41 +121,79 @@ class Collection:
         columns asked for (plus the keys) are decoded.
         """
         lo, hi = _time_range(time)
-        store = self._store
+        want = self._columns(columns)
+        stored = [c for c in want if c not in ("object_id", "t")]
+        oids = None if ids is None else self._store._lookup_ids(self.name, ids)
+        return self._result(self._merge(self._gather(lo, hi, oids, stored), stored), want)
+
+    def _columns(self, columns) -> list[str]:
+        """The output columns asked for (default all), checked."""
         meta = self._meta
-        prop_names = ["z"] * bool(meta.get("has_z")) + list(meta["schema"])
-        available = ["object_id", "t", "x", "y", *prop_names]
+        available = ["object_id", "t", "x", "y", *(["z"] * bool(meta.get("has_z"))), *meta["schema"]]
         if columns is None:
-            want = available
-        else:
-            want = list(columns)
-            unknown = sorted(set(want) - set(available))
-            if unknown:
-                raise InvalidArgumentError(f"unknown column(s) {unknown}; available: {available}")
-        stored = [c for c in ("x", "y", *prop_names) if c in want]
-        oids = None if ids is None else store._lookup_ids(self.name, ids)
-        parts = self._gather(lo, hi, oids, stored)
+            return available
+        if isinstance(columns, str):
+            columns = [columns]
+        want = list(columns)
+        unknown = sorted(set(want) - set(available), key=str)
+        if unknown:
+            raise InvalidArgumentError(f"unknown column(s) {unknown}; available: {available}")
+        return want
+
+    def _merge(self, parts: list[dict], stored: list[str]) -> dict[str, np.ndarray]:
+        """Per-partition rows (each sorted by (oid, t)) as one set of columns in (oid, t) order."""
         if len(parts) == 1:
-            rows = parts[0]
-        elif parts:
-            dests = _merge_destinations([p["oid"] for p in parts])
-            total = sum(len(d) for d in dests)
-            rows = {}
-            for k in parts[0]:
-                col = rows[k] = np.empty(total, dtype=parts[0][k].dtype)
-                for part, dest in zip(parts, dests):
-                    col[dest] = part[k]
-        else:
-            rows = {k: np.empty(0, dtype=store._column_dtype(self.name, k)) for k in ("oid", "t", *stored)}
+            return parts[0]
+        if not parts:
+            return {k: np.empty(0, dtype=self._store._column_dtype(self.name, k)) for k in ("oid", "t", *stored)}
+        dests = merge_destinations([p["oid"] for p in parts])
+        total = sum(len(d) for d in dests)
+        rows = {}
+        for k in parts[0]:
+            col = rows[k] = np.empty(total, dtype=parts[0][k].dtype)
+            for part, dest in zip(parts, dests):
+                col[dest] = part[k]
+        return rows
+
+    def _result(self, rows: dict[str, np.ndarray], want: list[str]) -> Result:
         out = {}
         for name in want:
             if name == "object_id":
-                out[name] = store._ids_of(self.name, rows["oid"])
+                out[name] = self._store._ids_of(self.name, rows["oid"])
             elif name == "t":
                 out[name] = rows["t"].view("datetime64[ns]")
             else:
                 out[name] = rows[name]
         return Result(out)
+
+    # ---- queries (docs/queries.md) ----
+
+    def query(self, bbox=None, time=None, polygon=None, ids=None, columns=None) -> Result:
+        """Samples inside ``bbox`` (xmin, ymin, xmax, ymax; xmin > xmax crosses the antimeridian),
+        ``time`` (start, end), ``polygon`` and of ``ids``, sorted by (object, t). Borders are inside."""
+        return queries.query(self, bbox, time, polygon, ids, columns)
+
+    def explain(self, bbox=None, time=None, polygon=None, ids=None, columns=None) -> "queries.Plan":
+        """Run ``query`` with these arguments and return its plan and costs (``str()`` for text)."""
+        return queries.explain(self, bbox, time, polygon, ids, columns)
+
+    def nearest(self, x, y, k=10, at=None, time=None, max_gap=None, columns=None) -> Result:
+        """The k objects nearest to (x, y) at time ``at`` (interpolated), or the k nearest samples in
+        ``time``; sorted by distance (metres for EPSG:4326), ties by object then t."""
+        return queries.nearest(self, x, y, k, at, time, max_gap, columns)
+
+    def snapshot(self, at, bbox=None, max_gap=None, columns=None) -> Result:
+        """Every object's position at ``at``, interpolated between samples at most ``max_gap`` apart."""
+        return queries.snapshot(self, at, bbox, max_gap, columns)
+
+    def track(self, object_id, time=None, simplify=None, derive=False, columns=None) -> Result:
+        """One object's samples in ``time``, optionally simplified (Douglas-Peucker, ``simplify``
+        metres for EPSG:4326) and with ``speed``/``heading`` when ``derive``."""
+        return queries.track(self, object_id, time, simplify, derive, columns)
+
+    def aggregate(self, cell=None, bucket=None, bbox=None, time=None, value=None, stat="count") -> "queries.Aggregate":
+        """Counts (or sum/mean/min/max of ``value``) per time bucket x grid cell."""
+        return queries.aggregate(self, cell, bucket, bbox, time, value, stat)
 
     def __len__(self) -> int:
         return len(self.scan(columns=["t"]))
@@ -253,7 +234,7 @@ class Collection:
                     inside = np.isin(rows["oid"], oids)
                     keep = inside if keep is None else keep & inside
                 live = [tb for tb in tombs if tb["lsn"] > entry["lsn_max"]]
-                dead = _tombstone_mask(rows["oid"], rows["t"], np.full(len(rows["t"]), entry["lsn_max"]), live) if live else None
+                dead = tombstone_mask(rows["oid"], rows["t"], np.full(len(rows["t"]), entry["lsn_max"]), live) if live else None
                 if dead is not None:
                     keep = ~dead if keep is None else keep & ~dead
                 if keep is not None and not keep.all():
@@ -266,7 +247,7 @@ class Collection:
                 m &= (mem["t"] >= lo) & (mem["t"] <= hi)
                 if oids is not None:
                     m &= np.isin(mem["oid"], oids)
-                dead = _tombstone_mask(mem["oid"], mem["t"], mem["_lsn"], tombs)
+                dead = tombstone_mask(mem["oid"], mem["t"], mem["_lsn"], tombs)
                 if dead is not None:
                     m &= ~dead
                 if m.any():
@@ -279,5 +260,5 @@ class Collection:
                 parts.append(chunks[0])  # one segment: already sorted and unique
                 continue
             cols = {k: np.concatenate([c[k] for c in chunks]) for k in names}
-            parts.append(_dedup_last(cols))  # chunks are in write order: segments by LSN, then the memtable
+            parts.append(dedup_last(cols))  # chunks are in write order: segments by LSN, then the memtable
         return parts

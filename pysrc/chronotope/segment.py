@@ -43,10 +43,11 @@ import numpy as np
 
 from chronotope import codec
 from chronotope._checksum import crc32c
+from chronotope._query import chunk_summaries
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
 from chronotope.fileio import write_atomic
 
-__all__ = ["write_segment", "Segment", "SUMMARY_FIELDS", "SEGMENT_VERSION"]
+__all__ = ["write_segment", "Segment", "SUMMARY_FIELDS", "CHUNK_FIELDS", "CHUNK_ROWS", "SEGMENT_VERSION"]
 
 SEGMENT_VERSION = 1
 _MAGIC, _TRAILER_MAGIC = b"CTSG", b"CTSF"
@@ -54,6 +55,9 @@ _HEAD = struct.Struct("<4sHH")
 _TRAILER = struct.Struct("<QQI4s")
 #: Per-block summary fields, in footer order.
 SUMMARY_FIELDS = ("rows", "oid_min", "oid_max", "t_min", "t_max", "x_min", "x_max", "y_min", "y_max")
+#: Per-chunk index fields (chunks of CHUNK_ROWS rows inside each block), in footer order.
+CHUNK_FIELDS = ("t_min", "t_max", "x_min", "x_max", "y_min", "y_max", "flags")
+CHUNK_ROWS = 64
 _REQUIRED = {"oid": np.int64, "t": np.int64, "x": np.float64, "y": np.float64}
 
 
@@ -78,13 +82,15 @@ def write_segment(
     mode: str = "compact",
     meta: dict | None = None,
     sync: bool = True,
+    geographic: bool = True,
 ) -> dict:
     """Write a segment file atomically; return its description (the manifest entry's core).
 
     ``columns`` must hold ``oid`` (int64), ``t`` (int64 ns), ``x`` and ``y``
     (float64), all of one length and sorted by (oid, t), plus any other 1-D
     columns. The file appears under ``path`` only once complete and fsynced;
-    with ``sync=False`` the caller fsyncs the file and its directory (once for
+    ``geographic`` says x/y are longitude/latitude (for the chunk index's
+    paths across the antimeridian). With ``sync=False`` the caller fsyncs the file and its directory (once for
     many files, see :func:`chronotope.fileio.fsync_files`) before relying on it.
     """
     path = Path(path)
@@ -109,6 +115,8 @@ def write_segment(
 
     summaries = _block_summaries(columns, rows_per_block)
     arrays = [(f"summary.{f}", summaries[f]) for f in SUMMARY_FIELDS]
+    chunks = chunk_summaries(oid, t, columns["x"], columns["y"], summaries["rows"], CHUNK_ROWS, geographic)
+    arrays += [(f"chunk.{f}", chunks[f]) for f in CHUNK_FIELDS]
     arrays += [(f"offsets.{e['name']}", e.pop("offsets")) for e in entries]
     encoded = [(name, codec.encode(a, "fast")) for name, a in arrays]
     ranges, apos = {}, 0
@@ -119,6 +127,7 @@ def write_segment(
         "version": SEGMENT_VERSION,
         "rows": n,
         "rows_per_block": rows_per_block,
+        "chunk_rows": CHUNK_ROWS,
         "nblocks": len(summaries["rows"]),
         "columns": entries,
         "arrays": ranges,
@@ -156,7 +165,9 @@ class Segment:
 
     Attributes: ``path``, ``rows``, ``nblocks``, ``rows_per_block``, ``meta``,
     ``summary`` (dict of per-block numpy arrays, fields ``SUMMARY_FIELDS``),
-    ``columns`` (name -> numpy dtype), ``block_starts`` (first row of each block).
+    ``columns`` (name -> numpy dtype), ``block_starts`` (first row of each block),
+    ``chunks`` (dict of per-chunk index arrays, fields ``CHUNK_FIELDS``, or None
+    for a segment written without them) and ``chunk_rows``.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -209,12 +220,19 @@ class Segment:
                     raise ValueError(f"column {e['name']} has inconsistent block offsets")
                 cols[e["name"]] = _Column(e["name"], np.dtype(e["dtype"]), int(e["offset"]), int(e["length"]), offs)
             self.summary = {f: arrays[f"summary.{f}"] for f in SUMMARY_FIELDS}
+            # the chunk index (absent from segments written before it existed: built on first query)
+            self.chunk_rows = int(head.get("chunk_rows", CHUNK_ROWS))
+            self.chunks = {f: arrays[f"chunk.{f}"] for f in CHUNK_FIELDS} if "chunk.flags" in arrays else None
         except ChronotopeError:
             raise
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise self._fail(f"invalid footer: {exc}") from None
         if int(self.summary["rows"].sum()) != self.rows or len(self.summary["rows"]) != self.nblocks:
             raise self._fail("block row counts do not add up")
+        if self.chunks is not None:
+            per_block = (self.summary["rows"] + (self.chunk_rows - 1)) // max(self.chunk_rows, 1)
+            if self.chunk_rows < 1 or any(len(a) != int(per_block.sum()) for a in self.chunks.values()):
+                raise self._fail("chunk index does not match the blocks")
         self._columns = cols
         self.columns = {name: c.dtype for name, c in cols.items()}
         self.block_starts = np.concatenate([[0], np.cumsum(self.summary["rows"])[:-1]]).astype(np.int64)
@@ -239,6 +257,20 @@ class Segment:
                 region, col.block_offsets, which, np.empty(n, dtype=col.dtype), context=f"segment {self.path}, column {name}"
             )
         return out
+
+    def decode_into(self, name: str, blocks, out: np.ndarray) -> np.ndarray:
+        """Decode column ``name`` of ``blocks`` into ``out`` (of the segment's length) at their own rows."""
+        col = self._columns.get(name)
+        if col is None:
+            raise InvalidArgumentError(f"segment {self.path} has no column {name!r}")
+        which = np.asarray(blocks, dtype=np.int64)
+        if which.size and (int(which.min()) < 0 or int(which.max()) >= self.nblocks):
+            raise InvalidArgumentError(f"segment {self.path} has {self.nblocks} blocks")
+        if len(out) != self.rows or out.dtype != col.dtype:
+            raise InvalidArgumentError(f"out must be {self.rows} values of {col.dtype}")
+        region = self._view[col.offset : col.offset + col.length]
+        return codec.decode_blocks_at(region, col.block_offsets, which, self.block_starts[which],
+                                      self.summary["rows"][which], out, context=f"segment {self.path}, column {name}")
 
     def check(self) -> list[str]:
         """Validate every block of every column (checksums, structure); one message per bad block."""

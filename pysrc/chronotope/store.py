@@ -21,12 +21,15 @@ import numpy as np
 
 from chronotope import codec
 from chronotope._sort import sort_keys
-from chronotope.collection import Collection, _dedup_last, _last_of_each, _tombstone_mask
+from chronotope.collection import Collection
+from chronotope.merge import dedup_last, last_of_each, tombstone_mask
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
 from chronotope.ingest import _RESERVED, check_name, duration_ns, parse_partition, to_ns
 from chronotope.manifest import FORMAT_VERSION, empty_manifest, load_manifest, save_manifest
 from chronotope.fileio import fsync_dir, fsync_files, write_atomic
 from chronotope.segment import Segment, write_segment
+from chronotope.cache import DEFAULT_CACHE_BYTES, BlockCache
+from chronotope.index import SpaceTimeIndex
 
 __all__ = ["open_store", "Store", "StoreLockedError"]
 
@@ -95,11 +98,13 @@ class Store:
     """A chronotope store (use :func:`chronotope.open`)."""
 
     def __init__(self, path, *, fsync: str = "batch", readonly: bool = False, flush_rows: int = 1_000_000,
-                 rows_per_block: int = 4096, mode: str = "fast"):
+                 rows_per_block: int = 4096, mode: str = "fast", cache_bytes: int = DEFAULT_CACHE_BYTES):
         if fsync not in _FSYNC:
             raise InvalidArgumentError(f"fsync must be one of {_FSYNC}, got {fsync!r}")
         if flush_rows < 1:
             raise InvalidArgumentError("flush_rows must be positive")
+        if not isinstance(cache_bytes, (int, np.integer)) or cache_bytes < 0:
+            raise InvalidArgumentError(f"cache_bytes must be a non-negative integer, got {cache_bytes!r}")
         if mode not in codec.MODES:
             raise InvalidArgumentError(f"mode must be one of {list(codec.MODES)}, got {mode!r}")
         self.path = Path(path)
@@ -116,6 +121,8 @@ class Store:
         self._mem: dict[str, _Memtable] = {}
         self._ids: dict[str, _Ids] = {}
         self._docs: dict = {}
+        self._cache = BlockCache(int(cache_bytes))
+        self._indexes: dict[str, tuple] = {}  # collection -> (segment files, SpaceTimeIndex)
         self._obsolete: list[Path] = []  # files replaced by the last manifest, removed once it is durable
         try:
             self._open()
@@ -180,7 +187,9 @@ class Store:
                 wanted[f"{name}/{e['file']}"] = e
         for key in list(self._open_segments):
             if key not in wanted:
-                self._open_segments.pop(key).close()
+                seg = self._open_segments.pop(key)
+                self._cache.forget(seg)
+                seg.close()
         for key in wanted:
             if key not in self._open_segments:
                 self._open_segments[key] = Segment(self.path / key)
@@ -214,8 +223,12 @@ class Store:
     # ---- collections ----
 
     def create_collection(self, name: str, properties: dict | None = None, crs: str = "EPSG:4326",
-                          partition="1D", has_z: bool = False) -> Collection:
-        """Create a collection; ``properties`` maps column names to numpy dtypes (numeric)."""
+                          partition="1D", has_z: bool = False, max_gap="10m") -> Collection:
+        """Create a collection; ``properties`` maps column names to numpy dtypes (numeric).
+
+        ``max_gap``: the longest time between two samples that snapshots and
+        nearest-at-a-time queries interpolate across (default 10 minutes).
+        """
         self._check_writer()
         check_name(name, "collection")
         schema = {}
@@ -232,12 +245,13 @@ class Store:
             schema[prop] = dt.str
         if not isinstance(crs, str) or not crs:
             raise InvalidArgumentError(f"invalid crs {crs!r}")
+        gap = duration_ns(max_gap, "max_gap")
         with self._lock:
             if name in self._state["collections"]:
                 raise InvalidArgumentError(f"collection {name!r} exists already")
             self._state["collections"][name] = {
                 "schema": schema, "crs": crs, "partition_ns": parse_partition(partition), "has_z": bool(has_z),
-                "id_kind": None, "ids_file": None, "segments": [], "tombstones": [],
+                "id_kind": None, "ids_file": None, "segments": [], "tombstones": [], "max_gap_ns": gap,
             }
             (self.path / name / "seg").mkdir(parents=True, exist_ok=True)
             save_manifest(self.path, self._state)
@@ -264,7 +278,9 @@ class Store:
             del self._state["collections"][name]
             save_manifest(self.path, self._state)
             for key in [k for k in self._open_segments if k.startswith(name + "/")]:
-                self._open_segments.pop(key).close()
+                seg = self._open_segments.pop(key)
+                self._cache.forget(seg)
+                seg.close()
             self._mem.pop(name, None)
             self._ids.pop(name, None)
             docs = self._docs.pop(name, None)
@@ -410,7 +426,7 @@ class Store:
     def _write_memtable(self, name: str, meta: dict, mem: _Memtable) -> None:
         lsns = np.concatenate([np.full(len(c["t"]), lsn, dtype=np.int64) for lsn, c in mem.batches])
         cols = {k: np.concatenate([c[k] for _, c in mem.batches]) for k in mem.batches[0][1]}
-        dead = _tombstone_mask(cols["oid"], cols["t"], lsns, mem.tombstones)
+        dead = tombstone_mask(cols["oid"], cols["t"], lsns, mem.tombstones)
         if dead is not None:
             cols = {k: v[~dead] for k, v in cols.items()}
         # one stable sort by (partition, object, t): each partition is then a contiguous
@@ -419,7 +435,7 @@ class Store:
         order = sort_keys(part, cols["oid"], cols["t"])
         rows = {k: v[order] for k, v in cols.items()}
         part = part[order]
-        keep = _last_of_each(rows["oid"], rows["t"])
+        keep = last_of_each(rows["oid"], rows["t"])
         if not keep.all():
             rows = {k: v[keep] for k, v in rows.items()}
             part = part[keep]
@@ -441,7 +457,7 @@ class Store:
         rel = f"seg/{fid:012d}.cts"
         info = write_segment(self.path / name / rel, cols, rows_per_block=self._rows_per_block, mode=self._mode,
                              meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max},
-                             sync=False)
+                             sync=False, geographic=meta["crs"] == "EPSG:4326")
         meta["segments"].append({"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info})
         return self.path / name / rel
 
@@ -492,6 +508,15 @@ class Store:
     def _segments(self, name: str):
         meta = self._collection_meta(name)
         return [(e, self._open_segments[f"{name}/{e['file']}"]) for e in meta["segments"]]
+
+    def _index(self, name: str) -> SpaceTimeIndex:
+        """The collection's space-time index, rebuilt when its set of segments changed."""
+        segs = self._segments(name)
+        files = tuple(e["file"] for e, _ in segs)
+        cached = self._indexes.get(name)
+        if cached is None or cached[0] != files:
+            cached = self._indexes[name] = (files, SpaceTimeIndex(segs, self._collection_meta(name)["crs"] == "EPSG:4326"))
+        return cached[1]
 
     def _tombstones(self, name: str) -> list[dict]:
         meta = self._collection_meta(name)
@@ -570,11 +595,11 @@ class Store:
         for e in entries:
             seg = self._open_segments[f"{name}/{e['file']}"]
             rows = seg.read()
-            dead = _tombstone_mask(rows["oid"], rows["t"], np.full(seg.rows, e["lsn_max"]), tombs)
+            dead = tombstone_mask(rows["oid"], rows["t"], np.full(seg.rows, e["lsn_max"]), tombs)
             if dead is not None:
                 rows = {k: v[~dead] for k, v in rows.items()}
             chunks.append(rows)
-        cols = _dedup_last({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})  # oldest segment first
+        cols = dedup_last({k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]})  # oldest segment first
         if keep is not None:
             mask = keep(cols)
             cols = {k: v[mask] for k, v in cols.items()}
@@ -648,7 +673,8 @@ class Store:
         return problems
 
     def stats(self) -> dict:
-        """Points, objects, segments, blocks, bytes per column and compression ratio."""
+        """Points, objects, segments, blocks, bytes per column, compression ratio, index
+        memory per collection; the decoded-block cache's figures under ``cache``."""
         self._check_open()
         out = {"collections": {}}
         for name, meta in self._state["collections"].items():
@@ -674,7 +700,9 @@ class Store:
                 "raw_bytes": raw,
                 "compression_ratio": raw / disk if disk else None,
                 "tombstones": len(meta["tombstones"]),
+                "index_bytes": self._index(name).nbytes,
             }
+        out["cache"] = self._cache.stats()
         out["format"] = self._state["format"]
         out["manifest_version"] = self._state["version"]
         return out

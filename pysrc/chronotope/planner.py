@@ -1,0 +1,271 @@
+"""The query planner: from a request to the rows it selects, with a handful of C calls.
+
+For a request (time interval, boxes, polygon, objects) the planner
+
+1. probes the collection's space-time index (one C call over every block and
+   chunk summary) for the chunks that may hold matching rows;
+2. per segment holding such chunks, gets the columns the exact test needs from
+   the decoded-block cache (one C call decodes the missing blocks), runs the
+   exact filter over those chunks only (one C call), then gathers the output
+   columns of the blocks that kept rows;
+3. merges what each partition's sources returned: a partition whose sources
+   (segments, unflushed rows) overlap in time may hold several writes of one
+   (object, t), so its rows are merged, last write first, before the spatial
+   test; elsewhere the filtered rows are simply put in (object, t) order.
+
+It picks the ``index`` strategy (rows kept in the cache) unless the probe says
+the rows to read would fill more than half of the cache: then ``scan`` decodes
+the blocks straight into fresh arrays and leaves the cache alone. ``Plan``
+records what it did and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from chronotope import _query
+from chronotope._sort import sort_pairs
+from chronotope.merge import dedup_last, tombstone_mask
+
+__all__ = ["Plan", "Request", "select"]
+
+_I64 = np.iinfo(np.int64)
+
+
+@dataclass
+class Request:
+    """A checked request: what rows to select (all bounds inclusive)."""
+
+    lo: int = int(_I64.min)
+    hi: int = int(_I64.max)
+    bbox: tuple | None = None  # may cross the antimeridian
+    boxes: list = field(default_factory=list)  # the box(es) for the C kernels, polygon box included
+    polygon: object = None  # _query.Polygon
+    oids: np.ndarray | None = None  # sorted object codes
+    empty: bool = False  # the conditions exclude everything (e.g. polygon outside the box)
+
+    def window(self, space: bool = True) -> tuple:
+        if self.oids is not None and len(self.oids):
+            olo, ohi = int(self.oids[0]), int(self.oids[-1])
+        else:
+            olo, ohi = int(_I64.min), int(_I64.max)
+        return (self.lo, self.hi, olo, ohi, list(self.boxes) if space else [])
+
+    @property
+    def spatial(self) -> bool:
+        return bool(self.boxes) or self.polygon is not None
+
+
+@dataclass
+class Plan:
+    """What a query did: ``to_dict()`` for the figures, ``str()`` for text."""
+
+    strategy: str = "index"
+    reason: str = ""
+    segments: int = 0
+    segments_considered: int = 0
+    blocks: int = 0
+    blocks_considered: int = 0
+    chunks_considered: int = 0
+    chunks_matched: int = 0
+    blocks_decoded: int = 0
+    cache_hits: int = 0
+    rows_scanned: int = 0
+    rows_returned: int = 0
+    memtable_rows: int = 0
+    merged_partitions: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        lines = [
+            f"strategy: {self.strategy} ({self.reason})",
+            f"segments: {self.segments_considered} of {self.segments} overlap the query",
+            f"blocks:   {self.blocks_considered} of {self.blocks} pass their summaries; "
+            f"{self.blocks_decoded} decoded, {self.cache_hits} found in the cache",
+            f"chunks:   {self.chunks_matched} of {self.chunks_considered} tested pass the index",
+            f"rows:     {self.rows_scanned} tested by the exact filter, {self.rows_returned} returned"
+            + (f" ({self.memtable_rows} unflushed rows tested)" if self.memtable_rows else ""),
+        ]
+        if self.merged_partitions:
+            lines.append(f"merged before filtering (overlapping sources; compact() removes them): partitions "
+                         f"{self.merged_partitions}")
+        return "\n".join(lines)
+
+
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array (cheaper than np.unique's hashing)."""
+    if len(a) < 2:
+        return a
+    return a[np.concatenate(([True], a[1:] != a[:-1]))]
+
+
+def _overlapping(ranges: list[tuple[int, int]]) -> bool:
+    """Whether any two of the time ranges share an instant."""
+    ranges = sorted(ranges)
+    return any(b[0] <= a[1] for a, b in zip(ranges, ranges[1:]))
+
+
+def _filter_rows(rows: dict, req: Request, spatial: bool) -> dict:
+    """The exact test (one C call) over rows already in memory."""
+    keep = _query.filter_all(rows["t"], rows.get("x") if spatial else None, rows.get("y") if spatial else None,
+                             req.window(space=spatial), req.polygon if spatial else None)
+    if req.oids is not None:
+        keep = keep[np.isin(rows["oid"][keep], req.oids)]
+    return {k: v[keep] for k, v in rows.items()}
+
+
+def _memtable_source(store, name: str, names: list[str], req: Request, tombs: list) -> tuple[dict, dict] | None:
+    """Unflushed rows in the interval, deletes applied, last write of each (object, t) kept; and their partitions."""
+    mem = store._memtable_rows(name, names)
+    if mem is None:
+        return None
+    m = (mem["t"] >= req.lo) & (mem["t"] <= req.hi)
+    if req.oids is not None:
+        m &= np.isin(mem["oid"], req.oids)
+    dead = tombstone_mask(mem["oid"], mem["t"], mem["_lsn"], tombs)
+    if dead is not None:
+        m &= ~dead
+    if not m.any():
+        return None
+    rows = dedup_last({k: mem[k][m] for k in [*names, "_part"]})
+    return rows, {"rows": len(mem["t"])}
+
+
+def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool = True) -> list[dict]:
+    """Rows matching ``req`` per time partition, each partition's rows sorted by (oid, t) and unique.
+
+    Returns dicts with ``oid``, ``t`` and the ``stored`` columns. With
+    ``spatial_rows=False`` the boxes and polygon prune blocks and chunks only.
+    """
+    store = coll._store
+    name = coll.name
+    index = store._index(name)
+    cache = store._cache
+    spatial = req.spatial and spatial_rows
+    names = ["oid", "t", *[c for c in stored if c not in ("oid", "t")]]
+    need = names + [c for c in ("x", "y") if spatial and c not in names]
+    tombs = store._tombstones(name)
+    plan.segments = len(index.segments)
+    plan.blocks = len(index.blocks["t_min"])
+    if req.empty:
+        plan.reason = "the conditions exclude every row"
+        return []
+
+    # sources per partition: segments overlapping the interval, then the unflushed rows
+    mem = _memtable_source(store, name, need, req, tombs)
+    by_part: dict[int, list] = {}
+    for s, (entry, _) in enumerate(index.segments):
+        if entry["t_max"] >= req.lo and entry["t_min"] <= req.hi:
+            by_part.setdefault(entry["partition"], []).append(s)
+    plan.segments_considered = sum(len(v) for v in by_part.values())
+    mem_parts = {}
+    if mem is not None:
+        rows, info = mem
+        plan.memtable_rows = info["rows"]
+        order = np.argsort(rows["_part"], kind="stable")  # partitions ascending, (oid, t) kept within each
+        rows = {k: v[order] for k, v in rows.items()}
+        parts, starts = np.unique(rows["_part"], return_index=True)
+        ends = np.append(starts[1:], len(rows["t"]))
+        for p, a, b in zip(parts.tolist(), starts, ends):
+            mem_parts[p] = {k: v[a:b] for k, v in rows.items() if k != "_part"}
+    merged = set()
+    for p in set(by_part) | set(mem_parts):
+        ranges = [(index.segments[s][0]["t_min"], index.segments[s][0]["t_max"]) for s in by_part.get(p, [])]
+        if p in mem_parts:
+            ranges.append((int(mem_parts[p]["t"].min()), int(mem_parts[p]["t"].max())))
+        if len(ranges) > 1 and _overlapping(ranges):
+            merged.add(p)
+    plan.merged_partitions = sorted(merged)
+    no_space = [s for p in merged for s in by_part.get(p, [])]
+
+    chunks, st = index.probe(req.window(), "chunks", no_space)
+    plan.blocks_considered = int(st["blocks_matched"])
+    plan.chunks_considered, plan.chunks_matched = int(st["chunks_considered"]), int(st["chunks_matched"])
+    row_bytes = 8 * len(need)
+    budget = cache.budget
+    keep_in_cache = len(chunks) * 64 * row_bytes <= budget // 2
+    scratch = None if keep_in_cache else {}  # the scan strategy's private decoded columns
+    plan.strategy = "index" if keep_in_cache else "scan"
+    plan.reason = ("the chunks to read fit the decoded-block cache" if keep_in_cache else
+                   "the chunks to read exceed half the decoded-block cache: blocks decoded without caching")
+
+    seg_of = np.searchsorted(index.seg_chunk0, chunks, side="right") - 1
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(seg_of)) + 1, [len(chunks)]])
+    found: dict[int, list] = {}
+    for a, b in zip(cuts[:-1], cuts[1:]):  # one step per segment with candidate chunks
+        if a == b:
+            continue
+        s = int(seg_of[a])
+        entry, seg = index.segments[s]
+        p = entry["partition"]
+        if p not in by_part:
+            continue
+        is_merged = p in merged
+        local = chunks[a:b] - index.seg_chunk0[s]
+        blocks = _distinct(index.chunk_block[index.seg_chunk0[s] + local])
+        test_space = spatial and not is_merged
+
+        def column(c, blks, seg=seg):
+            values, hits, misses = cache.column(seg, c, blks, scratch=scratch)
+            plan.cache_hits += hits
+            plan.blocks_decoded += misses
+            return values
+
+        t = column("t", blocks)
+        x = column("x", blocks) if test_space else None
+        y = column("y", blocks) if test_space else None
+        win = req.window(space=test_space)
+        rows, scanned = _query.filter_chunks(t, x, y, index.chunk_row0[s], local, win,
+                                             req.polygon if test_space else None)
+        plan.rows_scanned += scanned
+        if not len(rows):
+            continue
+        used = _distinct(np.searchsorted(seg.block_starts, rows, side="right") - 1)
+        live = [tb for tb in tombs if tb["lsn"] > entry["lsn_max"]]
+        if req.oids is not None or live:
+            oid = column("oid", used)[rows]
+            keep = np.ones(len(rows), dtype=bool)
+            if req.oids is not None:
+                keep &= np.isin(oid, req.oids)
+            if live:
+                dead = tombstone_mask(oid, t[rows], np.full(len(rows), entry["lsn_max"]), live)
+                if dead is not None:
+                    keep &= ~dead
+            if not keep.all():
+                rows = rows[keep]
+                used = _distinct(np.searchsorted(seg.block_starts, rows, side="right") - 1)
+                if not len(rows):
+                    continue
+        out = {c: column(c, used)[rows] for c in (need if is_merged else names)}
+        found.setdefault(p, []).append((entry["lsn_max"], out))
+
+    parts = []
+    for p in sorted(set(found) | set(mem_parts)):
+        chunks_p = [rows for _, rows in sorted(found.get(p, []), key=lambda e: e[0])]
+        if p in mem_parts:
+            m = mem_parts[p]
+            plan.rows_scanned += len(m["t"])
+            chunks_p.append(m if p in merged else _filter_rows(m, req, spatial))
+        chunks_p = [c for c in chunks_p if len(c["t"])]
+        if not chunks_p:
+            continue
+        if p in merged:
+            cols = {k: np.concatenate([c[k] for c in chunks_p]) for k in chunks_p[0]}
+            rows = dedup_last(cols)  # sources in write order: the last write of each (oid, t) wins
+            if spatial:
+                rows = _filter_rows(rows, req, True)
+        elif len(chunks_p) == 1:
+            rows = chunks_p[0]
+        else:  # disjoint in time: no duplicates, only the order to restore
+            cols = {k: np.concatenate([c[k] for c in chunks_p]) for k in chunks_p[0]}
+            order = sort_pairs(cols["oid"], cols["t"])
+            rows = {k: v[order] for k, v in cols.items()}
+        rows = {k: rows[k] for k in names}
+        if len(rows["t"]):
+            parts.append(rows)
+    plan.rows_returned = sum(len(r["t"]) for r in parts)
+    return parts

@@ -1,0 +1,282 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Binds csrc/ct_query.h: chunk summaries, index probes and the query kernels.
+
+Every function checks shapes, then runs one C call without the GIL.
+"""
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+
+from ctcore cimport (CT_PROBE_BLOCKS, CT_PROBE_CHUNKS, CT_PROBE_PATHS, ct_bracket, ct_chunk_summaries,
+                     ct_filter, ct_filter_all, ct_grid, ct_grid_spec, ct_polygon, ct_probe, ct_probe_stats,
+                     ct_simplify, ct_stindex, ct_strerror, ct_window)
+
+import numpy as np
+
+from chronotope.errors import from_status
+
+PROBE_MODES = {"chunks": CT_PROBE_CHUNKS, "blocks": CT_PROBE_BLOCKS, "paths": CT_PROBE_PATHS}
+STATS = {"count": 0, "sum": 1, "mean": 2, "min": 3, "max": 4}
+
+
+cdef int _check(int64_t rc, what) except -1:
+    if rc < 0:
+        raise from_status(<int> rc, f"{what}: {ct_strerror(<int> rc).decode()}")
+    return 0
+
+
+cdef void _window(ct_window *w, tuple window):
+    t_lo, t_hi, oid_lo, oid_hi, boxes = window
+    w.t_lo, w.t_hi, w.oid_lo, w.oid_hi = t_lo, t_hi, oid_lo, oid_hi
+    w.nbox = len(boxes)
+    for k, box in enumerate(boxes):
+        for j in range(4):
+            w.box[k][j] = box[j]
+
+
+cdef class Polygon:
+    """Rings of a (multi)polygon, flattened for the C point-in-polygon test."""
+    cdef ct_polygon p
+    cdef readonly object part_ring0, ring_v0, vx, vy
+
+    def __init__(self, part_ring0, ring_v0, vx, vy):
+        self.part_ring0 = np.ascontiguousarray(part_ring0, dtype=np.int64)
+        self.ring_v0 = np.ascontiguousarray(ring_v0, dtype=np.int64)
+        self.vx = np.ascontiguousarray(vx, dtype=np.float64)
+        self.vy = np.ascontiguousarray(vy, dtype=np.float64)
+        nrings = len(self.ring_v0) - 1
+        if (len(self.part_ring0) < 2 or self.part_ring0[0] != 0 or self.part_ring0[-1] != nrings
+                or np.any(np.diff(self.part_ring0) < 1) or self.ring_v0[0] != 0 or self.ring_v0[-1] != len(self.vx)
+                or np.any(np.diff(self.ring_v0) < 3) or len(self.vy) != len(self.vx)):
+            raise ValueError("inconsistent polygon arrays")
+        cdef const int64_t[::1] pr = self.part_ring0
+        cdef const int64_t[::1] rv = self.ring_v0
+        cdef const double[::1] x = self.vx
+        cdef const double[::1] y = self.vy
+        self.p.nparts = len(self.part_ring0) - 1
+        self.p.part_ring0 = &pr[0]
+        self.p.ring_v0 = &rv[0]
+        self.p.vx = &x[0]
+        self.p.vy = &y[0]
+
+    def contains(self, const double[::1] x, const double[::1] y):
+        """Boolean mask of the points inside."""
+        cdef size_t n = x.shape[0], i
+        out = np.empty(n, dtype=np.bool_)
+        cdef uint8_t[::1] o = out.view(np.uint8)
+        with nogil:
+            for i in range(n):
+                o[i] = <uint8_t> ct_polygon_contains(&self.p, x[i], y[i])
+        return out
+
+
+cdef extern from "ct_query.h" nogil:
+    int ct_polygon_contains "ct_point_in_polygon"(const ct_polygon *p, double px, double py)
+
+
+def chunk_summaries(const int64_t[::1] oid, const int64_t[::1] t, const double[::1] x, const double[::1] y,
+                    const int64_t[::1] block_rows, size_t chunk_rows, bint geographic):
+    """Per-chunk t_min, t_max, x_min, x_max, y_min, y_max, flags of a segment's rows."""
+    cdef size_t n = t.shape[0], nb = block_rows.shape[0]
+    if oid.shape[0] != n or x.shape[0] != n or y.shape[0] != n or chunk_rows == 0:
+        raise ValueError("chunk_summaries: columns differ in length")
+    cap = int(((np.asarray(block_rows) + (chunk_rows - 1)) // chunk_rows).sum())
+    out = {"t_min": np.empty(cap, np.int64), "t_max": np.empty(cap, np.int64),
+           "x_min": np.empty(cap, np.float32), "x_max": np.empty(cap, np.float32),
+           "y_min": np.empty(cap, np.float32), "y_max": np.empty(cap, np.float32),
+           "flags": np.empty(cap, np.uint8)}
+    cdef int64_t[::1] t0 = out["t_min"], t1 = out["t_max"]
+    cdef float[::1] x0 = out["x_min"], x1 = out["x_max"], y0 = out["y_min"], y1 = out["y_max"]
+    cdef uint8_t[::1] fl = out["flags"]
+    cdef int64_t rc
+    cdef size_t c = cap
+    with nogil:
+        rc = ct_chunk_summaries(n, &oid[0] if n else NULL, &t[0] if n else NULL, &x[0] if n else NULL,
+                                &y[0] if n else NULL, &block_rows[0] if nb else NULL, nb, chunk_rows, geographic,
+                                &t0[0] if c else NULL, &t1[0] if c else NULL, &x0[0] if c else NULL,
+                                &x1[0] if c else NULL, &y0[0] if c else NULL, &y1[0] if c else NULL,
+                                &fl[0] if c else NULL, c)
+    _check(rc, "chunk summaries")
+    return out
+
+
+def probe(dict b, dict c, tuple window, str mode):
+    """Chunk ids that may hold rows of window ((t_lo, t_hi, oid_lo, oid_hi, boxes)), and probe figures.
+
+    ``b``: block arrays t_min t_max oid_min oid_max x_min x_max y_min y_max (nblocks),
+    chunk0 (nblocks + 1), space (uint8, nblocks); ``c``: chunk arrays t_min t_max
+    x_min x_max y_min y_max (float32) flags.
+    """
+    cdef const int64_t[::1] bt0 = b["t_min"], bt1 = b["t_max"], bo0 = b["oid_min"], bo1 = b["oid_max"]
+    cdef const double[::1] bx0 = b["x_min"], bx1 = b["x_max"], by0 = b["y_min"], by1 = b["y_max"]
+    cdef const int64_t[::1] bc = b["chunk0"]
+    cdef const uint8_t[::1] bs = b["space"]
+    cdef const int64_t[::1] ct0 = c["t_min"], ct1 = c["t_max"]
+    cdef const float[::1] cx0 = c["x_min"], cx1 = c["x_max"], cy0 = c["y_min"], cy1 = c["y_max"]
+    cdef const uint8_t[::1] cf = c["flags"]
+    cdef size_t nb = bt0.shape[0], nc = ct0.shape[0]
+    if any(len(b[k]) != nb for k in ("t_max", "oid_min", "oid_max", "x_min", "x_max", "y_min", "y_max", "space")):
+        raise ValueError("probe: block arrays differ in length")
+    if any(len(c[k]) != nc for k in ("t_max", "x_min", "x_max", "y_min", "y_max", "flags")):
+        raise ValueError("probe: chunk arrays differ in length")
+    if bc.shape[0] != nb + 1 or (nb and (bc[0] < 0 or <size_t> bc[nb] > nc)):
+        raise ValueError("probe: block chunk offsets are inconsistent")
+    cdef ct_stindex ix
+    ix.nblocks = nb
+    if nb:
+        ix.b_t_min, ix.b_t_max, ix.b_oid_min, ix.b_oid_max = &bt0[0], &bt1[0], &bo0[0], &bo1[0]
+        ix.b_x_min, ix.b_x_max, ix.b_y_min, ix.b_y_max = &bx0[0], &bx1[0], &by0[0], &by1[0]
+        ix.b_space = &bs[0]
+    ix.b_chunk0 = &bc[0]
+    if nc:
+        ix.c_t_min, ix.c_t_max = &ct0[0], &ct1[0]
+        ix.c_x_min, ix.c_x_max, ix.c_y_min, ix.c_y_max = &cx0[0], &cx1[0], &cy0[0], &cy1[0]
+        ix.c_flags = &cf[0]
+    cdef ct_window w
+    _window(&w, window)
+    cdef int m = PROBE_MODES[mode]
+    out = np.empty(nc, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef ct_probe_stats st
+    cdef int64_t rc
+    with nogil:
+        rc = ct_probe(&ix, &w, m, &o[0] if nc else NULL, nc, &st)
+    _check(rc, "index probe")
+    return out[:rc], {"blocks_considered": st.blocks_considered, "blocks_matched": st.blocks_matched,
+                      "chunks_considered": st.chunks_considered, "chunks_matched": st.chunks_matched}
+
+
+def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int64_t[::1] chunks,
+                  tuple window, Polygon polygon=None):
+    """Rows of the given chunks (local ids; row0 has nchunks + 1 entries) that pass the window and polygon."""
+    cdef ct_window w
+    _window(&w, window)
+    cdef const double[::1] xv
+    cdef const double[::1] yv
+    cdef const double *xp = NULL
+    cdef const double *yp = NULL
+    cdef size_t nt = t.shape[0], nsel = chunks.shape[0], nch = row0.shape[0] - 1 if row0.shape[0] else 0
+    if x is not None:
+        xv, yv = x, y
+        if xv.shape[0] != nt or yv.shape[0] != nt:
+            raise ValueError("filter: columns differ in length")
+        if nt:
+            xp, yp = &xv[0], &yv[0]
+    if row0.shape[0] < 1 or row0[nch] > <int64_t> nt:
+        raise ValueError("filter: chunk rows exceed the columns")
+    cap = int(nt)
+    out = np.empty(cap, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef uint64_t scanned = 0
+    cdef int64_t rc
+    cdef const ct_polygon *pp = &polygon.p if polygon is not None else NULL
+    with nogil:
+        rc = ct_filter(&t[0] if nt else NULL, xp, yp, &row0[0], nch, &chunks[0] if nsel else NULL, nsel, &w, pp,
+                       &o[0] if nt else NULL, nt, &scanned)
+    _check(rc, "row filter")
+    return out[:rc], int(scanned)
+
+
+def filter_all(const int64_t[::1] t, x, y, tuple window, Polygon polygon=None):
+    """Row numbers of all rows that pass the window and polygon."""
+    cdef ct_window w
+    _window(&w, window)
+    cdef size_t n = t.shape[0]
+    cdef const double[::1] xv
+    cdef const double[::1] yv
+    cdef const double *xp = NULL
+    cdef const double *yp = NULL
+    if x is not None:
+        xv, yv = x, y
+        if xv.shape[0] != n or yv.shape[0] != n:
+            raise ValueError("filter: columns differ in length")
+        if n:
+            xp, yp = &xv[0], &yv[0]
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef int64_t rc
+    cdef const ct_polygon *pp = &polygon.p if polygon is not None else NULL
+    with nogil:
+        rc = ct_filter_all(n, &t[0] if n else NULL, xp, yp, &w, pp, &o[0] if n else NULL, n)
+    _check(rc, "row filter")
+    return out[:rc]
+
+
+def bracket(const int64_t[::1] oid, const int64_t[::1] t, int64_t at, int64_t max_gap):
+    """Per object with a position at ``at``: (i0, i1, w) rows and weight (rows sorted by oid, t; unique)."""
+    cdef size_t n = t.shape[0]
+    if oid.shape[0] != n:
+        raise ValueError("bracket: columns differ in length")
+    i0, i1, wt = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.float64)
+    cdef int64_t[::1] a = i0, b = i1
+    cdef double[::1] w = wt
+    cdef int64_t rc
+    with nogil:
+        rc = ct_bracket(n, &oid[0] if n else NULL, &t[0] if n else NULL, at, max_gap, &a[0] if n else NULL,
+                        &b[0] if n else NULL, &w[0] if n else NULL, n)
+    _check(rc, "interpolation")
+    return i0[:rc], i1[:rc], wt[:rc]
+
+
+def simplify(const double[::1] x, const double[::1] y, double tolerance, bint geographic):
+    """Douglas-Peucker: boolean mask of the samples kept."""
+    cdef size_t n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError("simplify: columns differ in length")
+    keep = np.empty(n, dtype=np.bool_)
+    cdef uint8_t[::1] k = keep.view(np.uint8)
+    cdef int rc
+    with nogil:
+        rc = ct_simplify(n, &x[0] if n else NULL, &y[0] if n else NULL, tolerance, geographic, &k[0] if n else NULL)
+    _check(rc, "simplify")
+    return keep
+
+
+def grid(x, y, t, v, dict spec, str stat):
+    """Bin rows into the grid ``spec``; returns (count, valid, acc) flat arrays (valid/acc None for count)."""
+    cdef ct_grid_spec g
+    g.space, g.time = spec["space"], spec["time"]
+    g.cx, g.cy, g.ix0, g.iy0, g.nx, g.ny = spec["cx"], spec["cy"], spec["ix0"], spec["iy0"], spec["nx"], spec["ny"]
+    g.wrap, g.wrap_x = spec["wrap"], spec["wrap_x"]
+    g.bucket, g.b0, g.nt = spec["bucket"], spec["b0"], spec["nt"]
+    cells = (g.nx * g.ny if g.space else 1) * (g.nt if g.time else 1)
+    cdef int st = STATS[stat]
+    cdef const double[::1] xv
+    cdef const double[::1] yv
+    cdef const double[::1] vv
+    cdef const int64_t[::1] tv
+    cdef const double *xp = NULL
+    cdef const double *yp = NULL
+    cdef const double *vp = NULL
+    cdef const int64_t *tp = NULL
+    n = None
+    for arr in (x, y, t, v):
+        if arr is not None:
+            if n is not None and len(arr) != n:
+                raise ValueError("grid: columns differ in length")
+            n = len(arr)
+    cdef size_t rows = n or 0
+    if x is not None and rows:
+        xv, yv = x, y
+        xp, yp = &xv[0], &yv[0]
+    if t is not None and rows:
+        tv = t
+        tp = &tv[0]
+    if v is not None and rows:
+        vv = v
+        vp = &vv[0]
+    count = np.zeros(cells, dtype=np.int64)
+    valid = np.zeros(cells, dtype=np.int64) if st else None
+    init = {1: 0.0, 2: 0.0, 3: np.inf, 4: -np.inf}.get(st, 0.0)
+    acc = np.full(cells, init, dtype=np.float64) if st else None
+    cdef int64_t[::1] cv = count
+    cdef int64_t[::1] va
+    cdef double[::1] ac
+    cdef int64_t *vap = NULL
+    cdef double *acp = NULL
+    if st:
+        va, ac = valid, acc
+        vap, acp = &va[0], &ac[0]
+    cdef int rc
+    with nogil:
+        rc = ct_grid(rows, xp, yp, tp, vp, &g, st, &cv[0], vap, acp)
+    _check(rc, "aggregate")
+    return count, valid, acc
