@@ -30,6 +30,20 @@ def _chunks_of(seg, geographic: bool) -> dict[str, np.ndarray]:
                                   geographic)
 
 
+def _overlapping_partitions(part: np.ndarray, t_min: np.ndarray, t_max: np.ndarray) -> np.ndarray:
+    """Per segment: does its partition hold two segments that share an instant?"""
+    if len(part) < 2:
+        return np.zeros(len(part), dtype=bool)
+    order = np.lexsort((t_min, part))
+    p, t0, t1 = part[order], t_min[order], t_max[order]
+    firsts = np.flatnonzero(np.concatenate([[True], p[1:] != p[:-1]]))
+    ends = t1.copy()
+    for a, b in zip(firsts, np.append(firsts[1:], len(p))):  # one step per partition, at index build only
+        ends[a:b] = np.maximum.accumulate(t1[a:b])
+    hit = (p[1:] == p[:-1]) & (t0[1:] <= ends[:-1])
+    return np.isin(part, p[1:][hit])
+
+
 class SpaceTimeIndex:
     """Index over ``segments`` (a list of (manifest entry, Segment)) of one collection.
 
@@ -71,6 +85,12 @@ class SpaceTimeIndex:
         self.blocks["chunk0"] = self._block_chunk0(segments)
         self.blocks["space"] = np.ones(len(self.blocks["t_min"]), dtype=np.uint8)
         self.rows = int(sum(seg.rows for _, seg in segments))
+        # per segment, for the planner's vectorized choice of sources
+        field = lambda k: np.array([e[k] for e, _ in segments], dtype=np.int64)  # noqa: E731
+        self.seg_t_min, self.seg_t_max, self.seg_part = field("t_min"), field("t_max"), field("partition")
+        self.seg_lsn_max = field("lsn_max")
+        # segments of partitions where two segments overlap in time (one (oid, t) may be written twice)
+        self.seg_overlap = _overlapping_partitions(self.seg_part, self.seg_t_min, self.seg_t_max)
 
     def _block_chunk0(self, segments) -> np.ndarray:
         per_block = [(seg.summary["rows"] + (seg.chunk_rows - 1)) // seg.chunk_rows for _, seg in segments]

@@ -157,11 +157,8 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
 
     # sources per partition: segments overlapping the interval, then the unflushed rows
     mem = _memtable_source(store, name, need, req, tombs)
-    by_part: dict[int, list] = {}
-    for s, (entry, _) in enumerate(index.segments):
-        if entry["t_max"] >= req.lo and entry["t_min"] <= req.hi:
-            by_part.setdefault(entry["partition"], []).append(s)
-    plan.segments_considered = sum(len(v) for v in by_part.values())
+    live = np.flatnonzero((index.seg_t_max >= req.lo) & (index.seg_t_min <= req.hi))
+    plan.segments_considered = len(live)
     mem_parts = {}
     if mem is not None:
         rows, info = mem
@@ -170,17 +167,17 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
         rows = {k: v[order] for k, v in rows.items()}
         parts, starts = np.unique(rows["_part"], return_index=True)
         ends = np.append(starts[1:], len(rows["t"]))
-        for p, a, b in zip(parts.tolist(), starts, ends):
+        for p, a, b in zip(parts.tolist(), starts, ends):  # one step per partition with unflushed rows
             mem_parts[p] = {k: v[a:b] for k, v in rows.items() if k != "_part"}
-    merged = set()
-    for p in set(by_part) | set(mem_parts):
-        ranges = [(index.segments[s][0]["t_min"], index.segments[s][0]["t_max"]) for s in by_part.get(p, [])]
-        if p in mem_parts:
-            ranges.append((int(mem_parts[p]["t"].min()), int(mem_parts[p]["t"].max())))
-        if len(ranges) > 1 and _overlapping(ranges):
+    # partitions whose sources overlap in time: their segments' own overlaps (from the index),
+    # and segments overlapping the unflushed rows
+    merged = set(index.seg_part[live][index.seg_overlap[live]].tolist())
+    for p, m in mem_parts.items():
+        segs = live[index.seg_part[live] == p]
+        if np.any((index.seg_t_max[segs] >= m["t"].min()) & (index.seg_t_min[segs] <= m["t"].max())):
             merged.add(p)
     plan.merged_partitions = sorted(merged)
-    no_space = [s for p in merged for s in by_part.get(p, [])]
+    no_space = live[np.isin(index.seg_part[live], list(merged))] if merged else None
 
     chunks, st = index.probe(req.window(), "chunks", no_space)
     plan.blocks_considered = int(st["blocks_matched"])
@@ -202,7 +199,7 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
         s = int(seg_of[a])
         entry, seg = index.segments[s]
         p = entry["partition"]
-        if p not in by_part:
+        if index.seg_t_max[s] < req.lo or index.seg_t_min[s] > req.hi:
             continue
         is_merged = p in merged
         local = chunks[a:b] - index.seg_chunk0[s]

@@ -82,6 +82,8 @@ def explain(coll, bbox=None, time=None, polygon=None, ids=None, columns=None) ->
 def _max_gap(coll, max_gap) -> int:
     if max_gap is None:
         return int(coll._meta.get("max_gap_ns", 600 * 10**9))
+    if isinstance(max_gap, (int, np.integer)) and not isinstance(max_gap, bool) and max_gap == 0:
+        return 0  # positions only where a sample is exactly at the time
     return duration_ns(max_gap, "max_gap")
 
 

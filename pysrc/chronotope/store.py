@@ -510,12 +510,17 @@ class Store:
         return [(e, self._open_segments[f"{name}/{e['file']}"]) for e in meta["segments"]]
 
     def _index(self, name: str) -> SpaceTimeIndex:
-        """The collection's space-time index, rebuilt when its set of segments changed."""
-        segs = self._segments(name)
-        files = tuple(e["file"] for e, _ in segs)
+        """The collection's space-time index, rebuilt when its set of segments changed.
+
+        File ids only grow and new segments are appended, so the number of
+        segments and the last file name identify the set.
+        """
+        entries = self._collection_meta(name)["segments"]
+        key = (len(entries), entries[-1]["file"] if entries else None)
         cached = self._indexes.get(name)
-        if cached is None or cached[0] != files:
-            cached = self._indexes[name] = (files, SpaceTimeIndex(segs, self._collection_meta(name)["crs"] == "EPSG:4326"))
+        if cached is None or cached[0] != key:
+            geographic = self._collection_meta(name)["crs"] == "EPSG:4326"
+            cached = self._indexes[name] = (key, SpaceTimeIndex(self._segments(name), geographic))
         return cached[1]
 
     def _tombstones(self, name: str) -> list[dict]:
@@ -542,6 +547,8 @@ class Store:
     def _lookup_ids(self, name: str, ids) -> np.ndarray:
         a = np.atleast_1d(np.asarray(ids))
         meta = self._collection_meta(name)
+        if a.size == 0:
+            return np.empty(0, dtype=np.int64)
         if a.dtype.kind in "iu":
             return np.unique(a.astype(np.int64))
         if a.dtype.kind in "US" or a.dtype == object:
