@@ -162,7 +162,13 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
             xp, yp = &xv[0], &yv[0]
     if row0.shape[0] < 1 or row0[nch] > <int64_t> nt:
         raise ValueError("filter: chunk rows exceed the columns")
-    cap = int(nt)
+    # room for every row of the selected chunks (bad chunk ids are left for the C call to refuse)
+    cdef size_t j, cap = 0
+    cdef int64_t c
+    for j in range(nsel):
+        c = chunks[j]
+        if 0 <= c < <int64_t> nch:
+            cap += <size_t> (row0[c + 1] - row0[c])
     out = np.empty(cap, dtype=np.int64)
     cdef int64_t[::1] o = out
     cdef uint64_t scanned = 0
@@ -170,7 +176,7 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
     cdef const ct_polygon *pp = &polygon.p if polygon is not None else NULL
     with nogil:
         rc = ct_filter(&t[0] if nt else NULL, xp, yp, &row0[0], nch, &chunks[0] if nsel else NULL, nsel, &w, pp,
-                       &o[0] if nt else NULL, nt, &scanned)
+                       &o[0] if cap else NULL, cap, &scanned)
     _check(rc, "row filter")
     return out[:rc], int(scanned)
 

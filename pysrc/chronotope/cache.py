@@ -47,40 +47,46 @@ class BlockCache:
         self._lock = threading.Lock()
         self.hits = self.misses = self.evictions = 0
 
-    def column(self, seg, name: str, blocks: np.ndarray, scratch: dict | None = None) -> tuple[np.ndarray, int, int]:
-        """Column ``name`` of segment ``seg`` with at least ``blocks`` decoded (rows at their segment positions).
+    def columns(self, seg, names: list[str], blocks: np.ndarray, scratch: dict | None = None) -> tuple[list, int, int]:
+        """Columns ``names`` of segment ``seg`` with at least ``blocks`` decoded (rows at their segment positions).
 
-        Returns (array, blocks found decoded, blocks decoded now). Blocks not
-        in the cache are decoded into an entry kept in ``scratch`` (a dict the
+        Returns (arrays, blocks found decoded, blocks decoded now). Blocks not
+        in the cache are decoded into entries kept in ``scratch`` (a dict the
         caller owns, for reads too large to cache) or, without one, in the cache.
         """
-        blocks = np.asarray(blocks, dtype=np.int64)
-        key = (str(seg.path), name)  # file names are never reused
+        out, hits, misses = [], 0, 0
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None and scratch is not None:
-                entry = scratch.get(key)
-                if entry is None:
-                    entry = scratch[key] = _Entry(seg.rows, seg.nblocks, seg.columns[name])
-            elif entry is None:
-                entry = _Entry(seg.rows, seg.nblocks, seg.columns[name])
-            else:
-                self._entries.move_to_end(key)
-            missing = blocks[~entry.decoded[blocks]]
-            hits = len(blocks) - len(missing)
-            if len(missing):
-                seg.decode_into(name, missing, entry.values)
-                entry.decoded[missing] = True
-                added = int(seg.summary["rows"][missing].sum()) * entry.values.itemsize
-                entry.bytes += added
-                if self.budget and (scratch is None or key in self._entries):
-                    if key not in self._entries:
+            for name in names:
+                key = (seg.key, name)  # file names are never reused
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                    if entry.decoded[blocks].all():  # the common case, kept short
+                        out.append(entry.values)
+                        hits += len(blocks)
+                        continue
+                elif scratch is not None:
+                    entry = scratch.get(key)
+                    if entry is None:
+                        entry = scratch[key] = _Entry(seg.rows, seg.nblocks, seg.columns[name])
+                else:
+                    entry = _Entry(seg.rows, seg.nblocks, seg.columns[name])
+                missing = blocks[~entry.decoded[blocks]]
+                hits += len(blocks) - len(missing)
+                misses += len(missing)
+                if len(missing):
+                    seg.decode_into(name, missing, entry.values)
+                    entry.decoded[missing] = True
+                    added = int(seg.summary["rows"][missing].sum()) * entry.values.itemsize
+                    entry.bytes += added
+                    if self.budget and (scratch is None or key in self._entries):
                         self._entries[key] = entry
-                    self._bytes += added
-                    self._evict(keep=key)
+                        self._bytes += added
+                        self._evict(keep=key)
+                out.append(entry.values)
             self.hits += hits
-            self.misses += len(missing)
-            return entry.values, hits, len(missing)
+            self.misses += misses
+        return out, hits, misses
 
     def _evict(self, keep) -> None:
         while self._bytes > self.budget and len(self._entries) > 1:
@@ -98,7 +104,7 @@ class BlockCache:
     def forget(self, seg) -> None:
         """Drop a segment's entries (it was replaced or closed)."""
         with self._lock:
-            for key in [k for k in self._entries if k[0] == str(seg.path)]:
+            for key in [k for k in self._entries if k[0] == seg.key]:
                 self._bytes -= self._entries.pop(key).bytes
 
     def clear(self) -> None:

@@ -206,25 +206,25 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
         blocks = _distinct(index.chunk_block[index.seg_chunk0[s] + local])
         test_space = spatial and not is_merged
 
-        def column(c, blks, seg=seg):
-            values, hits, misses = cache.column(seg, c, blks, scratch=scratch)
+        def columns(names_, blks, seg=seg):
+            arrays, hits, misses = cache.columns(seg, names_, blks, scratch)
             plan.cache_hits += hits
             plan.blocks_decoded += misses
-            return values
+            return arrays
 
-        t = column("t", blocks)
-        x = column("x", blocks) if test_space else None
-        y = column("y", blocks) if test_space else None
-        win = req.window(space=test_space)
-        rows, scanned = _query.filter_chunks(t, x, y, index.chunk_row0[s], local, win,
+        if test_space:
+            t, x, y = columns(["t", "x", "y"], blocks)
+        else:
+            (t,), x, y = columns(["t"], blocks), None, None
+        rows, scanned = _query.filter_chunks(t, x, y, index.chunk_row0[s], local, req.window(space=test_space),
                                              req.polygon if test_space else None)
         plan.rows_scanned += scanned
         if not len(rows):
             continue
-        used = _distinct(np.searchsorted(seg.block_starts, rows, side="right") - 1)
+        used = _distinct(rows // seg.rows_per_block)
         live = [tb for tb in tombs if tb["lsn"] > entry["lsn_max"]]
         if req.oids is not None or live:
-            oid = column("oid", used)[rows]
+            oid = columns(["oid"], used)[0][rows]
             keep = np.ones(len(rows), dtype=bool)
             if req.oids is not None:
                 keep &= np.isin(oid, req.oids)
@@ -234,10 +234,11 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
                     keep &= ~dead
             if not keep.all():
                 rows = rows[keep]
-                used = _distinct(np.searchsorted(seg.block_starts, rows, side="right") - 1)
                 if not len(rows):
                     continue
-        out = {c: column(c, used)[rows] for c in (need if is_merged else names)}
+                used = _distinct(rows // seg.rows_per_block)
+        wanted = need if is_merged else names
+        out = {c: a[rows] for c, a in zip(wanted, columns(wanted, used))}
         found.setdefault(p, []).append((entry["lsn_max"], out))
 
     parts = []

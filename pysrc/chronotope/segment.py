@@ -172,6 +172,7 @@ class Segment:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self.key = str(self.path)
         self._file = open(self.path, "rb")
         try:
             size = os.fstat(self._file.fileno()).st_size
@@ -229,6 +230,9 @@ class Segment:
             raise self._fail(f"invalid footer: {exc}") from None
         if int(self.summary["rows"].sum()) != self.rows or len(self.summary["rows"]) != self.nblocks:
             raise self._fail("block row counts do not add up")
+        r = self.summary["rows"]
+        if self.nblocks and (self.rows_per_block < 1 or np.any(r[:-1] != self.rows_per_block) or not 0 < r[-1] <= self.rows_per_block):
+            raise self._fail("blocks do not hold rows_per_block rows each (but the last)")
         if self.chunks is not None:
             per_block = (self.summary["rows"] + (self.chunk_rows - 1)) // max(self.chunk_rows, 1)
             if self.chunk_rows < 1 or any(len(a) != int(per_block.sum()) for a in self.chunks.values()):
