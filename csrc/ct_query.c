@@ -23,8 +23,8 @@ static inline float f_up(double v)
 
 int64_t ct_chunk_summaries(size_t n, const int64_t *oid, const int64_t *t, const double *x, const double *y,
                            const int64_t *block_rows, size_t nblocks, size_t chunk_rows, int geographic,
-                           int64_t *t_min, int64_t *t_max, float *x_min, float *x_max, float *y_min, float *y_max,
-                           uint8_t *flags, size_t cap)
+                           int64_t *t_min, int64_t *t_max, int64_t *oid_min, int64_t *oid_max, float *x_min,
+                           float *x_max, float *y_min, float *y_max, uint8_t *flags, size_t cap)
 {
     if (!chunk_rows || (n && (!oid || !t || !x || !y)) || (nblocks && !block_rows)) return CT_ERR_ARG;
     size_t row = 0, c = 0;
@@ -62,6 +62,8 @@ int64_t ct_chunk_summaries(size_t n, const int64_t *oid, const int64_t *t, const
             }
             t_min[c] = t0;
             t_max[c] = t1;
+            oid_min[c] = oid[s]; /* rows are sorted by object */
+            oid_max[c] = oid[e - 1];
             x_min[c] = f_down(x0);
             x_max[c] = f_up(x1);
             y_min[c] = f_down(y0);
@@ -73,6 +75,19 @@ int64_t ct_chunk_summaries(size_t n, const int64_t *oid, const int64_t *t, const
     }
     if (row != n) return CT_ERR_ARG;
     return (int64_t)c;
+}
+
+/* does the sorted set hold a code in [lo, hi]? */
+static inline int holds_oid(const ct_window *w, int64_t lo, int64_t hi)
+{
+    if (!w->oids) return 1;
+    size_t a = 0, b = w->noids;
+    while (a < b) {
+        const size_t mid = a + (b - a) / 2;
+        if (w->oids[mid] < lo) a = mid + 1;
+        else b = mid;
+    }
+    return a < w->noids && w->oids[a] <= hi;
 }
 
 static inline int boxes_overlap(const ct_window *w, double x0, double y0, double x1, double y1)
@@ -94,6 +109,7 @@ int64_t ct_probe(const ct_stindex *ix, const ct_window *w, int mode, int64_t *ou
                    (ix->b_oid_min[b] <= w->oid_hi);
         const int space = w->nbox > 0 && (!ix->b_space || ix->b_space[b]);
         /* block boxes cover the block's samples only, not the paths leaving it */
+        if (pass && w->oids) pass = holds_oid(w, ix->b_oid_min[b], ix->b_oid_max[b]);
         if (pass && space && mode != CT_PROBE_PATHS)
             pass = boxes_overlap(w, ix->b_x_min[b], ix->b_y_min[b], ix->b_x_max[b], ix->b_y_max[b]);
         if (!pass) continue;
@@ -110,6 +126,7 @@ int64_t ct_probe(const ct_stindex *ix, const ct_window *w, int mode, int64_t *ou
             int hit = (ix->c_t_max[c] >= w->t_lo) & (ix->c_t_min[c] <= w->t_hi);
             if (space && !(mode == CT_PROBE_PATHS && ix->c_flags[c]))
                 hit &= boxes_overlap(w, ix->c_x_min[c], ix->c_y_min[c], ix->c_x_max[c], ix->c_y_max[c]);
+            if (hit && w->oids) hit = holds_oid(w, ix->c_oid_min[c], ix->c_oid_max[c]);
             out[k] = c;
             k += (size_t)hit;
         }

@@ -4,7 +4,7 @@
  * The index has two levels over a collection's segments (docs/architecture.md):
  * block summaries (rows, object range, time range, bounding box of every codec
  * block) and, inside each block, chunk summaries over CT_CHUNK_ROWS rows (time
- * range and a float32 bounding box rounded outwards, which also covers the next
+ * and object ranges, and a float32 bounding box rounded outwards, which also covers the next
  * sample of the same object so that a chunk holds every segment of the object's
  * path that starts in it). A probe walks the blocks, then the chunks of the blocks
  * that pass, and returns chunk ids; the exact filter then tests only the rows of
@@ -38,6 +38,8 @@ typedef struct {
     int64_t oid_lo, oid_hi;
     int nbox;          /* 0: no spatial condition */
     double box[2][4];  /* xmin, ymin, xmax, ymax */
+    const int64_t *oids; /* NULL, or noids sorted object codes: a block or chunk must hold one */
+    size_t noids;
 } ct_window;
 
 /* The index of one collection: every block of every segment, segments one after another. */
@@ -47,7 +49,7 @@ typedef struct {
     const double *b_x_min, *b_x_max, *b_y_min, *b_y_max;
     const int64_t *b_chunk0; /* nblocks + 1 entries: block k owns chunks [b_chunk0[k], b_chunk0[k + 1]) */
     const uint8_t *b_space;  /* per block, 0 = never prune it by space (NULL: all 1) */
-    const int64_t *c_t_min, *c_t_max;
+    const int64_t *c_t_min, *c_t_max, *c_oid_min, *c_oid_max;
     const float *c_x_min, *c_x_max, *c_y_min, *c_y_max;
     const uint8_t *c_flags;
 } ct_stindex;
@@ -75,8 +77,8 @@ typedef struct {
  * Outputs have one entry per chunk; returns the number of chunks or a ct_status. */
 int64_t ct_chunk_summaries(size_t n, const int64_t *oid, const int64_t *t, const double *x, const double *y,
                            const int64_t *block_rows, size_t nblocks, size_t chunk_rows, int geographic,
-                           int64_t *t_min, int64_t *t_max, float *x_min, float *x_max, float *y_min, float *y_max,
-                           uint8_t *flags, size_t cap);
+                           int64_t *t_min, int64_t *t_max, int64_t *oid_min, int64_t *oid_max, float *x_min,
+                           float *x_max, float *y_min, float *y_max, uint8_t *flags, size_t cap);
 
 /* Ids of the chunks that may hold rows of the window, ascending; returns their
  * number or a ct_status (CT_ERR_ARG when cap is too small). */

@@ -24,8 +24,10 @@ cdef int _check(int64_t rc, what) except -1:
 
 
 cdef void _window(ct_window *w, tuple window):
+    """Fill w from (t_lo, t_hi, oid_lo, oid_hi, boxes); no object set."""
     t_lo, t_hi, oid_lo, oid_hi, boxes = window
     w.t_lo, w.t_hi, w.oid_lo, w.oid_hi = t_lo, t_hi, oid_lo, oid_hi
+    w.oids, w.noids = NULL, 0
     w.nbox = len(boxes)
     for k, box in enumerate(boxes):
         for j in range(4):
@@ -80,10 +82,11 @@ def chunk_summaries(const int64_t[::1] oid, const int64_t[::1] t, const double[:
         raise ValueError("chunk_summaries: columns differ in length")
     cap = int(((np.asarray(block_rows) + (chunk_rows - 1)) // chunk_rows).sum())
     out = {"t_min": np.empty(cap, np.int64), "t_max": np.empty(cap, np.int64),
+           "oid_min": np.empty(cap, np.int64), "oid_max": np.empty(cap, np.int64),
            "x_min": np.empty(cap, np.float32), "x_max": np.empty(cap, np.float32),
            "y_min": np.empty(cap, np.float32), "y_max": np.empty(cap, np.float32),
            "flags": np.empty(cap, np.uint8)}
-    cdef int64_t[::1] t0 = out["t_min"], t1 = out["t_max"]
+    cdef int64_t[::1] t0 = out["t_min"], t1 = out["t_max"], o0 = out["oid_min"], o1 = out["oid_max"]
     cdef float[::1] x0 = out["x_min"], x1 = out["x_max"], y0 = out["y_min"], y1 = out["y_max"]
     cdef uint8_t[::1] fl = out["flags"]
     cdef int64_t rc
@@ -91,57 +94,113 @@ def chunk_summaries(const int64_t[::1] oid, const int64_t[::1] t, const double[:
     with nogil:
         rc = ct_chunk_summaries(n, &oid[0] if n else NULL, &t[0] if n else NULL, &x[0] if n else NULL,
                                 &y[0] if n else NULL, &block_rows[0] if nb else NULL, nb, chunk_rows, geographic,
-                                &t0[0] if c else NULL, &t1[0] if c else NULL, &x0[0] if c else NULL,
+                                &t0[0] if c else NULL, &t1[0] if c else NULL, &o0[0] if c else NULL,
+                                &o1[0] if c else NULL, &x0[0] if c else NULL,
                                 &x1[0] if c else NULL, &y0[0] if c else NULL, &y1[0] if c else NULL,
                                 &fl[0] if c else NULL, c)
     _check(rc, "chunk summaries")
     return out
 
 
-def probe(dict b, dict c, tuple window, str mode):
-    """Chunk ids that may hold rows of window ((t_lo, t_hi, oid_lo, oid_hi, boxes)), and probe figures.
+cdef class Index:
+    """The flat block and chunk arrays of a collection's index, held for repeated probes.
 
     ``b``: block arrays t_min t_max oid_min oid_max x_min x_max y_min y_max (nblocks),
-    chunk0 (nblocks + 1), space (uint8, nblocks); ``c``: chunk arrays t_min t_max
-    x_min x_max y_min y_max (float32) flags.
+    chunk0 (nblocks + 1), space (uint8, nblocks, 0 = never prune the block by space);
+    ``c``: chunk arrays t_min t_max x_min x_max y_min y_max (float32) flags.
     """
-    cdef const int64_t[::1] bt0 = b["t_min"], bt1 = b["t_max"], bo0 = b["oid_min"], bo1 = b["oid_max"]
-    cdef const double[::1] bx0 = b["x_min"], bx1 = b["x_max"], by0 = b["y_min"], by1 = b["y_max"]
-    cdef const int64_t[::1] bc = b["chunk0"]
-    cdef const uint8_t[::1] bs = b["space"]
-    cdef const int64_t[::1] ct0 = c["t_min"], ct1 = c["t_max"]
-    cdef const float[::1] cx0 = c["x_min"], cx1 = c["x_max"], cy0 = c["y_min"], cy1 = c["y_max"]
-    cdef const uint8_t[::1] cf = c["flags"]
-    cdef size_t nb = bt0.shape[0], nc = ct0.shape[0]
-    if any(len(b[k]) != nb for k in ("t_max", "oid_min", "oid_max", "x_min", "x_max", "y_min", "y_max", "space")):
-        raise ValueError("probe: block arrays differ in length")
-    if any(len(c[k]) != nc for k in ("t_max", "x_min", "x_max", "y_min", "y_max", "flags")):
-        raise ValueError("probe: chunk arrays differ in length")
-    if bc.shape[0] != nb + 1 or (nb and (bc[0] < 0 or <size_t> bc[nb] > nc)):
-        raise ValueError("probe: block chunk offsets are inconsistent")
     cdef ct_stindex ix
-    ix.nblocks = nb
-    if nb:
-        ix.b_t_min, ix.b_t_max, ix.b_oid_min, ix.b_oid_max = &bt0[0], &bt1[0], &bo0[0], &bo1[0]
-        ix.b_x_min, ix.b_x_max, ix.b_y_min, ix.b_y_max = &bx0[0], &bx1[0], &by0[0], &by1[0]
-        ix.b_space = &bs[0]
-    ix.b_chunk0 = &bc[0]
-    if nc:
-        ix.c_t_min, ix.c_t_max = &ct0[0], &ct1[0]
-        ix.c_x_min, ix.c_x_max, ix.c_y_min, ix.c_y_max = &cx0[0], &cx1[0], &cy0[0], &cy1[0]
-        ix.c_flags = &cf[0]
-    cdef ct_window w
-    _window(&w, window)
-    cdef int m = PROBE_MODES[mode]
-    out = np.empty(nc, dtype=np.int64)
-    cdef int64_t[::1] o = out
-    cdef ct_probe_stats st
-    cdef int64_t rc
-    with nogil:
-        rc = ct_probe(&ix, &w, m, &o[0] if nc else NULL, nc, &st)
-    _check(rc, "index probe")
-    return out[:rc], {"blocks_considered": st.blocks_considered, "blocks_matched": st.blocks_matched,
-                      "chunks_considered": st.chunks_considered, "chunks_matched": st.chunks_matched}
+    cdef readonly dict blocks, chunks
+    cdef readonly size_t nblocks, nchunks
+
+    def __init__(self, dict b, dict c):
+        i64, f64, f32, u8 = np.int64, np.float64, np.float32, np.uint8
+        kinds = {"t_min": i64, "t_max": i64, "oid_min": i64, "oid_max": i64, "x_min": f64, "x_max": f64,
+                 "y_min": f64, "y_max": f64, "chunk0": i64, "space": u8}
+        self.blocks = {k: np.ascontiguousarray(b[k], dtype=kinds[k]) for k in kinds}
+        ckinds = {"t_min": i64, "t_max": i64, "oid_min": i64, "oid_max": i64, "x_min": f32, "x_max": f32, "y_min": f32, "y_max": f32, "flags": u8}
+        self.chunks = {k: np.ascontiguousarray(c[k], dtype=ckinds[k]) for k in ckinds}
+        nb, nc = len(self.blocks["t_min"]), len(self.chunks["t_min"])
+        if any(len(v) != nb for k, v in self.blocks.items() if k != "chunk0"):
+            raise ValueError("index: block arrays differ in length")
+        if any(len(v) != nc for v in self.chunks.values()):
+            raise ValueError("index: chunk arrays differ in length")
+        c0 = self.blocks["chunk0"]
+        if len(c0) != nb + 1 or c0[0] != 0 or c0[nb] != nc or np.any(np.diff(c0) < 0):
+            raise ValueError("index: block chunk offsets are inconsistent")
+        self.nblocks, self.nchunks = nb, nc
+        self.ix.nblocks = nb
+        self.ix.b_t_min = self._i64(self.blocks["t_min"])
+        self.ix.b_t_max = self._i64(self.blocks["t_max"])
+        self.ix.b_oid_min = self._i64(self.blocks["oid_min"])
+        self.ix.b_oid_max = self._i64(self.blocks["oid_max"])
+        self.ix.b_x_min = self._f64(self.blocks["x_min"])
+        self.ix.b_x_max = self._f64(self.blocks["x_max"])
+        self.ix.b_y_min = self._f64(self.blocks["y_min"])
+        self.ix.b_y_max = self._f64(self.blocks["y_max"])
+        self.ix.b_chunk0 = self._i64(self.blocks["chunk0"])
+        self.ix.b_space = self._u8(self.blocks["space"])
+        self.ix.c_t_min = self._i64(self.chunks["t_min"])
+        self.ix.c_t_max = self._i64(self.chunks["t_max"])
+        self.ix.c_oid_min = self._i64(self.chunks["oid_min"])
+        self.ix.c_oid_max = self._i64(self.chunks["oid_max"])
+        self.ix.c_x_min = self._f32(self.chunks["x_min"])
+        self.ix.c_x_max = self._f32(self.chunks["x_max"])
+        self.ix.c_y_min = self._f32(self.chunks["y_min"])
+        self.ix.c_y_max = self._f32(self.chunks["y_max"])
+        self.ix.c_flags = self._u8(self.chunks["flags"])
+
+    # pointers into arrays this object keeps alive (None for empty arrays)
+    cdef const int64_t *_i64(self, a):
+        cdef const int64_t[::1] v = a
+        return &v[0] if v.shape[0] else NULL
+
+    cdef const double *_f64(self, a):
+        cdef const double[::1] v = a
+        return &v[0] if v.shape[0] else NULL
+
+    cdef const float *_f32(self, a):
+        cdef const float[::1] v = a
+        return &v[0] if v.shape[0] else NULL
+
+    cdef const uint8_t *_u8(self, a):
+        cdef const uint8_t[::1] v = a
+        return &v[0] if v.shape[0] else NULL
+
+    def probe(self, tuple window, str mode, no_space=None, oids=None):
+        """Chunk ids that may hold rows of window ((t_lo, t_hi, oid_lo, oid_hi, boxes)), and probe figures.
+
+        ``no_space``: a uint8 array (one per block) replacing the blocks' space flags for this probe;
+        ``oids``: sorted int64 object codes, one of which a block or chunk must hold.
+        """
+        cdef ct_stindex ix = self.ix
+        cdef const uint8_t[::1] sp
+        if no_space is not None:
+            sp = no_space
+            if sp.shape[0] != self.nblocks:
+                raise ValueError("probe: space flags differ in length from the blocks")
+            ix.b_space = &sp[0] if self.nblocks else NULL
+        cdef ct_window w
+        _window(&w, window)
+        cdef const int64_t[::1] ov
+        if oids is not None:
+            ov = oids
+            if ov.shape[0] > 1 and np.any(np.diff(oids) <= 0):
+                raise ValueError("probe: object codes must be sorted and distinct")
+            w.oids, w.noids = (&ov[0] if ov.shape[0] else NULL), ov.shape[0]
+            if not ov.shape[0]:
+                return np.empty(0, np.int64), {"blocks_considered": self.nblocks, "blocks_matched": 0,
+                                                "chunks_considered": 0, "chunks_matched": 0}
+        cdef int m = PROBE_MODES[mode]
+        out = np.empty(self.nchunks, dtype=np.int64)
+        cdef int64_t[::1] o = out
+        cdef ct_probe_stats st
+        cdef int64_t rc
+        with nogil:
+            rc = ct_probe(&ix, &w, m, &o[0] if self.nchunks else NULL, self.nchunks, &st)
+        _check(rc, "index probe")
+        return out[:rc], {"blocks_considered": st.blocks_considered, "blocks_matched": st.blocks_matched,
+                          "chunks_considered": st.chunks_considered, "chunks_matched": st.chunks_matched}
 
 
 def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int64_t[::1] chunks,

@@ -65,6 +65,8 @@ cdef extern from "ct_query.h" nogil:
         int64_t t_lo, t_hi, oid_lo, oid_hi
         int nbox
         double box[2][4]
+        const int64_t *oids
+        size_t noids
     ctypedef struct ct_stindex:
         size_t nblocks
         const int64_t *b_t_min
@@ -79,6 +81,8 @@ cdef extern from "ct_query.h" nogil:
         const uint8_t *b_space
         const int64_t *c_t_min
         const int64_t *c_t_max
+        const int64_t *c_oid_min
+        const int64_t *c_oid_max
         const float *c_x_min
         const float *c_x_max
         const float *c_y_min
@@ -101,8 +105,8 @@ cdef extern from "ct_query.h" nogil:
         int64_t bucket, b0, nt
     int64_t ct_chunk_summaries(size_t n, const int64_t *oid, const int64_t *t, const double *x, const double *y,
                                const int64_t *block_rows, size_t nblocks, size_t chunk_rows, int geographic,
-                               int64_t *t_min, int64_t *t_max, float *x_min, float *x_max, float *y_min,
-                               float *y_max, uint8_t *flags, size_t cap)
+                               int64_t *t_min, int64_t *t_max, int64_t *oid_min, int64_t *oid_max,
+                               float *x_min, float *x_max, float *y_min, float *y_max, uint8_t *flags, size_t cap)
     int64_t ct_probe(const ct_stindex *ix, const ct_window *w, int mode, int64_t *out, size_t cap,
                      ct_probe_stats *st)
     int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int64_t *row0, size_t nchunks,

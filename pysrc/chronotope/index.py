@@ -75,7 +75,7 @@ class SpaceTimeIndex:
             chunk_block.append(block_of)
             nblocks.append(seg.nblocks)
             nchunks.append(len(block_of))
-        dtypes = {"t_min": np.int64, "t_max": np.int64, "flags": np.uint8}
+        dtypes = {"t_min": np.int64, "t_max": np.int64, "oid_min": np.int64, "oid_max": np.int64, "flags": np.uint8}
         self.blocks = {f: np.ascontiguousarray(np.concatenate(v)) for f, v in blocks.items()}
         self.chunks = {f: np.ascontiguousarray(np.concatenate(v)) if v else np.empty(0, dtypes.get(f, np.float32))
                        for f, v in chunks.items()}
@@ -84,6 +84,7 @@ class SpaceTimeIndex:
         self.chunk_block = np.concatenate(chunk_block)
         self.blocks["chunk0"] = self._block_chunk0(segments)
         self.blocks["space"] = np.ones(len(self.blocks["t_min"]), dtype=np.uint8)
+        self._c = _query.Index(self.blocks, self.chunks)
         self.rows = int(sum(seg.rows for _, seg in segments))
         # per segment, for the planner's vectorized choice of sources
         field = lambda k: np.array([e[k] for e, _ in segments], dtype=np.int64)  # noqa: E731
@@ -103,17 +104,15 @@ class SpaceTimeIndex:
         arrays = [*self.blocks.values(), *self.chunks.values(), self.chunk_block, *self.chunk_row0]
         return int(sum(a.nbytes for a in arrays))
 
-    def probe(self, window: tuple, mode: str = "chunks", no_space_segments=None) -> tuple[np.ndarray, dict]:
-        """Global chunk ids that may hold rows of ``window`` (see _query.probe), ascending.
+    def probe(self, window: tuple, mode: str = "chunks", no_space_segments=None, oids=None) -> tuple[np.ndarray, dict]:
+        """Global chunk ids that may hold rows of ``window`` (see _query.Index.probe), ascending.
 
-        ``no_space_segments``: indices of segments whose blocks must not be pruned by space.
+        ``no_space_segments``: indices of segments whose blocks must not be pruned by space;
+        ``oids``: sorted object codes (a chunk must hold one of them), or None.
         """
-        space = self.blocks["space"]
+        space = None
         if no_space_segments is not None and len(no_space_segments):
-            space = space.copy()
-            for s in no_space_segments:  # merged partitions: few
+            space = self.blocks["space"].copy()
+            for s in no_space_segments:  # segments of merged partitions: few
                 space[self.seg_block0[s] : self.seg_block0[s + 1]] = 0
-            blocks = dict(self.blocks, space=space)
-        else:
-            blocks = self.blocks
-        return _query.probe(blocks, self.chunks, window, mode)
+        return self._c.probe(window, mode, space, oids)

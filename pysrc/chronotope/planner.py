@@ -135,11 +135,12 @@ def _memtable_source(store, name: str, names: list[str], req: Request, tombs: li
     return rows, {"rows": len(mem["t"])}
 
 
-def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool = True) -> list[dict]:
+def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool = True, mode: str = "chunks") -> list[dict]:
     """Rows matching ``req`` per time partition, each partition's rows sorted by (oid, t) and unique.
 
     Returns dicts with ``oid``, ``t`` and the ``stored`` columns. With
-    ``spatial_rows=False`` the boxes and polygon prune blocks and chunks only.
+    ``spatial_rows=False`` the boxes and polygon prune blocks and chunks only;
+    ``mode="paths"`` prunes chunks by the paths leaving them (for interpolation).
     """
     store = coll._store
     name = coll.name
@@ -179,7 +180,7 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
     plan.merged_partitions = sorted(merged)
     no_space = live[np.isin(index.seg_part[live], list(merged))] if merged else None
 
-    chunks, st = index.probe(req.window(), "chunks", no_space)
+    chunks, st = index.probe(req.window(), mode, no_space, req.oids)
     plan.blocks_considered = int(st["blocks_matched"])
     plan.chunks_considered, plan.chunks_matched = int(st["chunks_considered"]), int(st["chunks_matched"])
     row_bytes = 8 * len(need)

@@ -82,20 +82,40 @@ def explain(coll, bbox=None, time=None, polygon=None, ids=None, columns=None) ->
 def _max_gap(coll, max_gap) -> int:
     if max_gap is None:
         return int(coll._meta.get("max_gap_ns", 600 * 10**9))
-    if isinstance(max_gap, (int, np.integer)) and not isinstance(max_gap, bool) and max_gap == 0:
-        return 0  # positions only where a sample is exactly at the time
-    return duration_ns(max_gap, "max_gap")
+    try:
+        return duration_ns(max_gap, "max_gap")
+    except InvalidArgumentError:
+        # zero is allowed here: positions only where a sample is exactly at the time
+        zero = (isinstance(max_gap, str) and max_gap[:-1].isdigit() and int(max_gap[:-1]) == 0 and max_gap[-1] in "Dhms") \
+            or (not isinstance(max_gap, (str, bool)) and _is_zero_duration(max_gap))
+        if zero:
+            return 0
+        raise
+
+
+def _is_zero_duration(value) -> bool:
+    try:
+        return int(np.timedelta64(value, "ns").astype(np.int64)) == 0
+    except (ValueError, TypeError):
+        return False
 
 
 def _props(coll, want: list[str]) -> list[str]:
     return [c for c in want if c not in ("object_id", "t", "x", "y")]
 
 
-def _positions(coll, at: int, gap: int, props: list[str], plan: Plan | None = None) -> dict[str, np.ndarray]:
-    """Every object's row at ``at``: the sample there, or interpolated between samples at most ``gap`` apart."""
+def _window_rows(coll, at: int, gap: int, stored: list[str], oids=None) -> dict[str, np.ndarray]:
     lo = max(int(_I64.min), at - gap)
     hi = min(int(_I64.max), at + gap)
-    rows = _rows(coll, Request(lo=lo, hi=hi), ["x", "y", *props], plan)
+    return _rows(coll, Request(lo=lo, hi=hi, oids=oids, empty=oids is not None and not len(oids)), stored)
+
+
+def _positions(coll, at: int, gap: int, props: list[str], oids=None) -> dict[str, np.ndarray]:
+    """Objects' rows at ``at``: the sample there, or interpolated between samples at most ``gap`` apart.
+
+    All objects, or those of the sorted codes ``oids``.
+    """
+    rows = _window_rows(coll, at, gap, ["x", "y", *props], oids)
     i0, i1, w = _query.bracket(rows["oid"], rows["t"], at, gap)
     exact = i0 == i1
     out = {"oid": rows["oid"][i0], "t": np.full(len(i0), at, dtype=np.int64)}
@@ -116,6 +136,25 @@ def _positions(coll, at: int, gap: int, props: list[str], plan: Plan | None = No
         else:
             out[c] = v0  # integers and flags: the earlier sample's value
     return out
+
+
+def _objects_near(coll, at: int, gap: int, box) -> np.ndarray:
+    """Codes of the objects whose path around ``at`` may pass through ``box`` (a superset).
+
+    An object's position at ``at`` lies on the step between its two samples
+    around it; the chunk holding the first of them covers that step (its box
+    includes the next sample of the object), or starts/ends the object's run in
+    its segment, which the ``paths`` probe never prunes by space.
+    """
+    lo = max(int(_I64.min), at - gap)
+    hi = min(int(_I64.max), at + gap)
+    req = Request(lo=lo, hi=hi, bbox=box, boxes=boxes_of(box))
+    with coll._store._lock:
+        coll._store._check_open()
+        parts = select(coll, req, [], Plan(), spatial_rows=False, mode="paths")
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate([p["oid"] for p in parts]))
 
 
 def snapshot(coll, at, bbox=None, max_gap=None, columns=None) -> Result:
@@ -157,15 +196,28 @@ def nearest(coll, x, y, k=10, at=None, time=None, max_gap=None, columns=None) ->
         raise InvalidArgumentError("nearest needs exactly one of at= (objects at a time) and time= (samples in an interval)")
     geographic = coll.crs == "EPSG:4326"
     want = coll._columns(columns)
+    index = coll._store._index(coll.name)
+    span = _extent(index, geographic)
     if at is not None:
-        rows = _positions(coll, to_ns(at, "at"), _max_gap(coll, max_gap), _props(coll, want))
-        out = _nearest_first(rows, distances(rows["x"], rows["y"], qx, qy, geographic), k)
-        return coll._result(out, [*want, "distance"])
+        t, gap, props = to_ns(at, "at"), _max_gap(coll, max_gap), _props(coll, want)
+        # widen a box until it holds k positions within its inscribed radius; only
+        # the objects whose paths may cross the box are read and interpolated
+        r = _first_radius(coll, index, t - gap, t + gap, 32 * k, span, geographic)
+        while True:
+            box = radius_box(qx, qy, r, geographic) if r < math.inf else None
+            oids = None if box is None else _objects_near(coll, t, gap, box)
+            rows = _positions(coll, t, gap, props, oids)
+            dist = distances(rows["x"], rows["y"], qx, qy, geographic)
+            inside = dist <= r
+            if box is None or int(inside.sum()) >= k:
+                if box is not None:
+                    rows = {c: v[inside] for c, v in rows.items()}
+                    dist = dist[inside]
+                return coll._result(_nearest_first(rows, dist, k), [*want, "distance"])
+            r = math.inf if r * 2 > span else r * 2
     lo, hi = _time(time)
     stored = ["x", "y", *_props(coll, want)]
     # widen a box around the point until it holds k samples within its inscribed radius
-    index = coll._store._index(coll.name)
-    span = _extent(index, geographic)
     r = _first_radius(coll, index, lo, hi, k, span, geographic)
     while True:
         box = radius_box(qx, qy, r, geographic) if r < math.inf else None

@@ -56,7 +56,7 @@ _TRAILER = struct.Struct("<QQI4s")
 #: Per-block summary fields, in footer order.
 SUMMARY_FIELDS = ("rows", "oid_min", "oid_max", "t_min", "t_max", "x_min", "x_max", "y_min", "y_max")
 #: Per-chunk index fields (chunks of CHUNK_ROWS rows inside each block), in footer order.
-CHUNK_FIELDS = ("t_min", "t_max", "x_min", "x_max", "y_min", "y_max", "flags")
+CHUNK_FIELDS = ("t_min", "t_max", "oid_min", "oid_max", "x_min", "x_max", "y_min", "y_max", "flags")
 CHUNK_ROWS = 64
 _REQUIRED = {"oid": np.int64, "t": np.int64, "x": np.float64, "y": np.float64}
 
@@ -223,7 +223,7 @@ class Segment:
             self.summary = {f: arrays[f"summary.{f}"] for f in SUMMARY_FIELDS}
             # the chunk index (absent from segments written before it existed: built on first query)
             self.chunk_rows = int(head.get("chunk_rows", CHUNK_ROWS))
-            self.chunks = {f: arrays[f"chunk.{f}"] for f in CHUNK_FIELDS} if "chunk.flags" in arrays else None
+            self.chunks = {f: arrays[f"chunk.{f}"] for f in CHUNK_FIELDS} if all(f"chunk.{f}" in arrays for f in CHUNK_FIELDS) else None
         except ChronotopeError:
             raise
         except (ValueError, KeyError, TypeError, IndexError) as exc:
