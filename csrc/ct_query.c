@@ -51,8 +51,8 @@ int64_t ct_chunk_summaries(size_t n, const int64_t *oid, const int64_t *t, const
                     /* the path to the next sample of the object lies in this chunk's box */
                     const double nx = x[i + 1], ny = y[i + 1];
                     if (geographic && fabs(nx - x[i]) > 180.0) { /* it goes round the antimeridian */
-                        x0 = -180.0;
-                        x1 = 180.0;
+                        x0 = x0 < -180.0 ? x0 : -180.0;
+                        x1 = x1 > 180.0 ? x1 : 180.0;
                     }
                     x0 = nx < x0 ? nx : x0;
                     x1 = nx > x1 ? nx : x1;
@@ -100,7 +100,8 @@ static inline int boxes_overlap(const ct_window *w, double x0, double y0, double
 
 int64_t ct_probe(const ct_stindex *ix, const ct_window *w, int mode, int64_t *out, size_t cap, ct_probe_stats *st)
 {
-    if (!ix || !w || !st || w->nbox < 0 || w->nbox > 2) return CT_ERR_ARG;
+    if (!ix || !w || !st || w->nbox < 0 || w->nbox > 2 || mode < CT_PROBE_CHUNKS || mode > CT_PROBE_PATHS)
+        return CT_ERR_ARG;
     st->blocks_considered = ix->nblocks;
     st->blocks_matched = st->chunks_considered = st->chunks_matched = 0;
     size_t k = 0;
@@ -170,17 +171,19 @@ int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int6
                   const int64_t *chunks, size_t nsel, const ct_window *w, const ct_polygon *poly, int64_t *out,
                   size_t cap, uint64_t *rows_scanned)
 {
-    if (!t || !row0 || !w || !rows_scanned || (nsel && !chunks) || ((w->nbox || poly) && (!x || !y)))
+    if (!rows_scanned) return CT_ERR_ARG;
+    *rows_scanned = 0;
+    if (!row0 || !w || (nsel && (!chunks || !t)) || (nsel && (w->nbox || poly) && (!x || !y)))
         return CT_ERR_ARG;
     size_t k = 0;
     uint64_t scanned = 0;
     for (size_t j = 0; j < nsel;) {
         /* coalesce runs of consecutive chunks into one row range */
         const int64_t c = chunks[j];
+        if (c < 0 || (size_t)c >= nchunks) return CT_ERR_ARG;
         int64_t last = c;
         j++;
-        while (j < nsel && chunks[j] == last + 1) last = chunks[j++];
-        if (c < 0 || (size_t)last >= nchunks) return CT_ERR_ARG;
+        while (j < nsel && (size_t)last + 1 < nchunks && chunks[j] == last + 1) last = chunks[j++];
         const int64_t s = row0[c], e = row0[last + 1];
         if (s < 0 || e < s) return CT_ERR_ARG;
         if ((size_t)(e - s) > cap - k) return CT_ERR_ARG;
@@ -346,8 +349,8 @@ int ct_grid(size_t n, const double *x, const double *y, const int64_t *t, const 
     for (size_t i = 0; i < n; i++) {
         int64_t cell = 0;
         if (g->time) {
-            const int64_t b = floor_div(t[i], g->bucket) - g->b0;
-            if (b < 0 || b >= nt) continue;
+            int64_t b;
+            if (__builtin_sub_overflow(floor_div(t[i], g->bucket), g->b0, &b) || b < 0 || b >= nt) continue;
             cell = b;
         }
         if (g->space) {

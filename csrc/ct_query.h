@@ -81,13 +81,17 @@ int64_t ct_chunk_summaries(size_t n, const int64_t *oid, const int64_t *t, const
                            float *x_max, float *y_min, float *y_max, uint8_t *flags, size_t cap);
 
 /* Ids of the chunks that may hold rows of the window, ascending; returns their
- * number or a ct_status (CT_ERR_ARG when cap is too small). */
+ * number or a ct_status. cap must hold every chunk of the blocks that pass
+ * (the total number of chunks always does), else CT_ERR_ARG; nothing is
+ * written past cap. An unknown mode is CT_ERR_ARG. */
 int64_t ct_probe(const ct_stindex *ix, const ct_window *w, int mode, int64_t *out, size_t cap, ct_probe_stats *st);
 
 /* Exact filter over the rows of the given chunks of one segment: row0 (local
  * chunk ids, nchunks + 1 entries) gives the chunk's rows. x and y may be NULL
- * when the window has no box and there is no polygon. Writes matching row
- * numbers (ascending) to out; returns their number or a ct_status. */
+ * when the window has no box and there is no polygon; t when nsel is 0. Writes
+ * matching row numbers (ascending) to out; returns their number or a ct_status.
+ * cap must hold every row of the selected chunks (else CT_ERR_ARG, nothing is
+ * written past cap). */
 int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int64_t *row0, size_t nchunks,
                   const int64_t *chunks, size_t nsel, const ct_window *w, const ct_polygon *poly, int64_t *out,
                   size_t cap, uint64_t *rows_scanned);
