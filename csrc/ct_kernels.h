@@ -44,6 +44,9 @@ typedef struct ct_kernels {
     /** Decimal decode: out[i] = n[i] / p10, for |n[i]| < 2^51 (the encoder guarantees it). */
     void (*dec_f64)(const int64_t *n, double *out, size_t cnt, double p10);
     void (*dec_f32)(const int64_t *n, float *out, size_t cnt, double p10);
+    /** Query filter: m[i] = lo <= t[i] <= hi and box[0] <= x[i] <= box[2] and box[1] <= y[i] <= box[3]. */
+    void (*box_mask)(const int64_t *t, const double *x, const double *y, size_t cnt, int64_t lo, int64_t hi,
+                     const double *box, uint8_t *m);
 } ct_kernels;
 
 /**

@@ -290,6 +290,14 @@ static void CT_K(dec_f32)(const int64_t *restrict n, float *restrict out, size_t
     for (size_t i = 0; i < cnt; i++) out[i] = (float)(CT_K(i2d)(n[i]) / p10);
 }
 
+static void CT_K(box_mask)(const int64_t *restrict t, const double *restrict x, const double *restrict y, size_t cnt,
+                           int64_t lo, int64_t hi, const double *restrict box, uint8_t *restrict m)
+{
+    const double x0 = box[0], y0 = box[1], x1 = box[2], y1 = box[3];
+    for (size_t i = 0; i < cnt; i++)
+        m[i] = (uint8_t)((t[i] >= lo) & (t[i] <= hi) & (x[i] >= x0) & (x[i] <= x1) & (y[i] >= y0) & (y[i] <= y1));
+}
+
 const ct_kernels CT_CAT(ct_kernels, CT_KERNEL_SUFFIX) = {
     CT_KERNEL_NAME,
     CT_K(pack256),
@@ -299,4 +307,5 @@ const ct_kernels CT_CAT(ct_kernels, CT_KERNEL_SUFFIX) = {
     CT_K(enc_f32),
     CT_K(dec_f64),
     CT_K(dec_f32),
+    CT_K(box_mask),
 };

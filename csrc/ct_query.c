@@ -3,8 +3,10 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ct_error.h"
+#include "ct_kernels.h"
 
 #define CT_EARTH_RADIUS_M 6371008.8
 #define CT_DEG 0.017453292519943295
@@ -192,6 +194,27 @@ int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int6
             for (int64_t i = s; i < e; i++) {
                 out[k] = i;
                 k += (size_t)((t[i] >= w->t_lo) & (t[i] <= w->t_hi));
+            }
+        } else if (w->nbox == 1 && !poly) { /* the common case: a SIMD mask, then a compress */
+            const ct_kernels *kern = ct_kernels_get();
+            uint8_t m[256];
+            for (int64_t a = s; a < e; a += 256) {
+                const size_t len = (size_t)(e - a < 256 ? e - a : 256);
+                kern->box_mask(t + a, x + a, y + a, len, w->t_lo, w->t_hi, w->box[0], m);
+                size_t i = 0;
+                for (; i + 8 <= len; i += 8) { /* rows pass in runs: skip eight at a time */
+                    uint64_t word;
+                    memcpy(&word, m + i, 8);
+                    if (!word) continue;
+                    for (size_t r = i; r < i + 8; r++) {
+                        out[k] = a + (int64_t)r;
+                        k += m[r];
+                    }
+                }
+                for (; i < len; i++) {
+                    out[k] = a + (int64_t)i;
+                    k += m[i];
+                }
             }
         } else {
             for (int64_t i = s; i < e; i++) {

@@ -103,6 +103,14 @@ def _distinct(a: np.ndarray) -> np.ndarray:
     return a[np.concatenate(([True], a[1:] != a[:-1]))]
 
 
+def _members(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Mask of the values found in a sorted array of distinct values (np.isin without its sort)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.searchsorted(sorted_set, values)
+    return sorted_set[np.minimum(pos, len(sorted_set) - 1)] == values
+
+
 def _overlapping(ranges: list[tuple[int, int]]) -> bool:
     """Whether any two of the time ranges share an instant."""
     ranges = sorted(ranges)
@@ -114,7 +122,7 @@ def _filter_rows(rows: dict, req: Request, spatial: bool) -> dict:
     keep = _query.filter_all(rows["t"], rows.get("x") if spatial else None, rows.get("y") if spatial else None,
                              req.window(space=spatial), req.polygon if spatial else None)
     if req.oids is not None:
-        keep = keep[np.isin(rows["oid"][keep], req.oids)]
+        keep = keep[_members(rows["oid"][keep], req.oids)]
     return {k: v[keep] for k, v in rows.items()}
 
 
@@ -125,7 +133,7 @@ def _memtable_source(store, name: str, names: list[str], req: Request, tombs: li
         return None
     m = (mem["t"] >= req.lo) & (mem["t"] <= req.hi)
     if req.oids is not None:
-        m &= np.isin(mem["oid"], req.oids)
+        m &= _members(mem["oid"], req.oids)
     dead = tombstone_mask(mem["oid"], mem["t"], mem["_lsn"], tombs)
     if dead is not None:
         m &= ~dead
@@ -228,7 +236,7 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
             oid = columns(["oid"], used)[0][rows]
             keep = np.ones(len(rows), dtype=bool)
             if req.oids is not None:
-                keep &= np.isin(oid, req.oids)
+                keep &= _members(oid, req.oids)
             if live:
                 dead = tombstone_mask(oid, t[rows], np.full(len(rows), entry["lsn_max"]), live)
                 if dead is not None:
