@@ -365,8 +365,9 @@ static inline int64_t floor_div(int64_t a, int64_t b)
 int ct_grid(size_t n, const double *x, const double *y, const int64_t *t, const double *v, const ct_grid_spec *g,
             int stat, int64_t *count, int64_t *valid, double *acc)
 {
-    if (!g || !count || (g->space && (!x || !y || !(g->cx > 0) || !(g->cy > 0))) || (g->time && (!t || g->bucket <= 0)) ||
-        (stat != CT_STAT_COUNT && (!v || !valid || !acc)) || stat < 0 || stat > CT_STAT_MAX)
+    if (!g || !count || (g->space && (!(g->cx > 0) || !(g->cy > 0))) || (g->time && g->bucket <= 0) ||
+        (n && g->space && (!x || !y)) || (n && g->time && !t) ||
+        (stat != CT_STAT_COUNT && (!valid || !acc || (n && !v))) || stat < 0 || stat > CT_STAT_MAX)
         return CT_ERR_ARG;
     const int64_t nx = g->space ? g->nx : 1, ny = g->space ? g->ny : 1, nt = g->time ? g->nt : 1;
     for (size_t i = 0; i < n; i++) {

@@ -145,7 +145,8 @@ class Collection:
         if len(parts) == 1:
             return parts[0]
         if not parts:
-            return {k: np.empty(0, dtype=self._store._column_dtype(self.name, k)) for k in ("oid", "t", *stored)}
+            return {k: np.empty(0, dtype=np.int64 if k == "_seq" else self._store._column_dtype(self.name, k))
+                    for k in ("oid", "t", *stored)}
         dests = merge_destinations([p["oid"] for p in parts])
         total = sum(len(d) for d in dests)
         rows = {}

@@ -80,6 +80,7 @@ class SpaceTimeIndex:
         self.chunks = {f: np.ascontiguousarray(np.concatenate(v)) if v else np.empty(0, dtypes.get(f, np.float32))
                        for f, v in chunks.items()}
         self.seg_block0 = np.cumsum(nblocks).astype(np.int64)
+        self.seg_row0 = np.cumsum([0] + [seg.rows for _, seg in segments]).astype(np.int64)
         self.seg_chunk0 = np.cumsum(nchunks).astype(np.int64)
         self.chunk_block = np.concatenate(chunk_block)
         self.blocks["chunk0"] = self._block_chunk0(segments)

@@ -143,12 +143,18 @@ def _memtable_source(store, name: str, names: list[str], req: Request, tombs: li
     return rows, {"rows": len(mem["t"])}
 
 
-def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool = True, mode: str = "chunks") -> list[dict]:
+def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool = True, mode: str = "chunks",
+           paths: bool = False) -> list[dict]:
     """Rows matching ``req`` per time partition, each partition's rows sorted by (oid, t) and unique.
 
     Returns dicts with ``oid``, ``t`` and the ``stored`` columns. With
     ``spatial_rows=False`` the boxes and polygon prune blocks and chunks only;
     ``mode="paths"`` prunes chunks by the paths leaving them (for interpolation).
+    ``paths=True`` (for interpolation) also reads the chunks on either side of
+    every chunk the probe keeps, so each kept row comes with its neighbours, and
+    adds ``_seq``: the row's position in its segment counted across all
+    segments (consecutive values are consecutive rows of one segment), or -1
+    for unflushed rows and rows of merged partitions (read in full).
     """
     store = coll._store
     name = coll.name
@@ -189,6 +195,11 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
     no_space = live[np.isin(index.seg_part[live], list(merged))] if merged else None
 
     chunks, st = index.probe(req.window(), mode, no_space, req.oids)
+    if paths and len(chunks):
+        seg = np.searchsorted(index.seg_chunk0, chunks, side="right") - 1
+        before = chunks[chunks - 1 >= index.seg_chunk0[seg]] - 1
+        after = chunks[chunks + 1 < index.seg_chunk0[seg + 1]] + 1
+        chunks = _distinct(np.sort(np.concatenate([chunks, before, after])))
     plan.blocks_considered = int(st["blocks_matched"])
     plan.chunks_considered, plan.chunks_matched = int(st["chunks_considered"]), int(st["chunks_matched"])
     row_bytes = 8 * len(need)
@@ -248,6 +259,8 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
                 used = _distinct(rows // seg.rows_per_block)
         wanted = need if is_merged else names
         out = {c: a[rows] for c, a in zip(wanted, columns(wanted, used))}
+        if paths:
+            out["_seq"] = np.full(len(rows), -1, np.int64) if is_merged else rows + index.seg_row0[s]
         found.setdefault(p, []).append((entry["lsn_max"], out))
 
     parts = []
@@ -256,13 +269,18 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
         if p in mem_parts:
             m = mem_parts[p]
             plan.rows_scanned += len(m["t"])
-            chunks_p.append(m if p in merged else _filter_rows(m, req, spatial))
+            m = m if p in merged else _filter_rows(m, req, spatial)
+            if paths:
+                m = dict(m, _seq=np.full(len(m["t"]), -1, np.int64))
+            chunks_p.append(m)
         chunks_p = [c for c in chunks_p if len(c["t"])]
         if not chunks_p:
             continue
         if p in merged:
             cols = {k: np.concatenate([c[k] for c in chunks_p]) for k in chunks_p[0]}
             rows = dedup_last(cols)  # sources in write order: the last write of each (oid, t) wins
+            if paths:
+                rows["_seq"] = np.full(len(rows["t"]), -1, np.int64)
             if spatial:
                 rows = _filter_rows(rows, req, True)
         elif len(chunks_p) == 1:
@@ -271,7 +289,7 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
             cols = {k: np.concatenate([c[k] for c in chunks_p]) for k in chunks_p[0]}
             order = sort_pairs(cols["oid"], cols["t"])
             rows = {k: v[order] for k, v in cols.items()}
-        rows = {k: rows[k] for k in names}
+        rows = {k: rows[k] for k in (names + ["_seq"] if paths else names)}
         if len(rows["t"]):
             parts.append(rows)
     plan.rows_returned = sum(len(r["t"]) for r in parts)

@@ -104,19 +104,8 @@ def _props(coll, want: list[str]) -> list[str]:
     return [c for c in want if c not in ("object_id", "t", "x", "y")]
 
 
-def _window_rows(coll, at: int, gap: int, stored: list[str], oids=None) -> dict[str, np.ndarray]:
-    lo = max(int(_I64.min), at - gap)
-    hi = min(int(_I64.max), at + gap)
-    return _rows(coll, Request(lo=lo, hi=hi, oids=oids, empty=oids is not None and not len(oids)), stored)
-
-
-def _positions(coll, at: int, gap: int, props: list[str], oids=None) -> dict[str, np.ndarray]:
-    """Objects' rows at ``at``: the sample there, or interpolated between samples at most ``gap`` apart.
-
-    All objects, or those of the sorted codes ``oids``.
-    """
-    rows = _window_rows(coll, at, gap, ["x", "y", *props], oids)
-    i0, i1, w = _query.bracket(rows["oid"], rows["t"], at, gap)
+def _interpolate(coll, rows: dict, i0: np.ndarray, i1: np.ndarray, w: np.ndarray, at: int, props: list[str]) -> dict:
+    """Rows at ``at`` from the pairs (i0, i1) with weights w (i0 == i1: the sample itself)."""
     exact = i0 == i1
     out = {"oid": rows["oid"][i0], "t": np.full(len(i0), at, dtype=np.int64)}
     x0, x1 = rows["x"][i0], rows["x"][i1]
@@ -138,30 +127,57 @@ def _positions(coll, at: int, gap: int, props: list[str], oids=None) -> dict[str
     return out
 
 
-def _objects_near(coll, at: int, gap: int, box) -> np.ndarray:
-    """Codes of the objects whose path around ``at`` may pass through ``box`` (a superset).
+def _positions(coll, at: int, gap: int, props: list[str], oids=None) -> dict[str, np.ndarray]:
+    """Objects' rows at ``at``: the sample there, or interpolated between samples at most ``gap`` apart.
 
-    An object's position at ``at`` lies on the step between its two samples
-    around it; the chunk holding the first of them covers that step (its box
-    includes the next sample of the object), or starts/ends the object's run in
-    its segment, which the ``paths`` probe never prunes by space.
+    All objects, or those of the sorted codes ``oids``.
     """
-    lo = max(int(_I64.min), at - gap)
-    hi = min(int(_I64.max), at + gap)
+    lo, hi = max(int(_I64.min), at - gap), min(int(_I64.max), at + gap)
+    rows = _rows(coll, Request(lo=lo, hi=hi, oids=oids, empty=oids is not None and not len(oids)), ["x", "y", *props])
+    i0, i1, w = _query.bracket(rows["oid"], rows["t"], at, gap)
+    return _interpolate(coll, rows, i0, i1, w, at, props)
+
+
+def _positions_in(coll, at: int, gap: int, props: list[str], box) -> dict[str, np.ndarray]:
+    """The rows at ``at`` of (at least) every object whose position then lies in ``box``.
+
+    The probe keeps the chunks whose paths may cross the box (a chunk's box
+    covers the step to each object's next sample; chunks that start or end an
+    object's run in a segment are always kept) and their neighbours, so every
+    object whose position is in the box has its two samples around ``at`` among
+    the rows read. A pair of rows that are consecutive in one segment, or that
+    both come from one partition read in full, is such a pair; objects left with
+    any other pair (across segments, or rows missing in between) are read again
+    in full, by object.
+    """
+    lo, hi = max(int(_I64.min), at - gap), min(int(_I64.max), at + gap)
     req = Request(lo=lo, hi=hi, bbox=box, boxes=boxes_of(box))
-    with coll._store._lock:
-        coll._store._check_open()
-        parts = select(coll, req, [], Plan(), spatial_rows=False, mode="paths")
-    if not parts:
-        return np.empty(0, dtype=np.int64)
-    return np.unique(np.concatenate([p["oid"] for p in parts]))
+    store = coll._store
+    with store._lock:
+        store._check_open()
+        parts = select(coll, req, ["x", "y", *props], Plan(), spatial_rows=False, mode="paths", paths=True)
+    rows = coll._merge(parts, ["x", "y", *props, "_seq"])
+    i0, i1, w = _query.bracket(rows["oid"], rows["t"], at, gap)
+    seq = rows["_seq"]
+    part_ns = coll._meta["partition_ns"]
+    full = (seq[i0] < 0) & (seq[i1] < 0) & (rows["t"][i0] // part_ns == rows["t"][i1] // part_ns)
+    sure = (i0 == i1) | ((seq[i0] >= 0) & (seq[i1] == seq[i0] + 1)) | full
+    out = _interpolate(coll, rows, i0[sure], i1[sure], w[sure], at, props)
+    unsure = rows["oid"][i0[~sure]]  # one pair per object: distinct, in object order
+    if len(unsure):
+        more = _positions(coll, at, gap, props, unsure)
+        out = {c: np.concatenate([out[c], more[c]]) for c in out}
+        order = np.argsort(out["oid"], kind="stable")
+        out = {c: v[order] for c, v in out.items()}
+    return out
 
 
 def snapshot(coll, at, bbox=None, max_gap=None, columns=None) -> Result:
     t = to_ns(at, "at")
     box = parse_bbox(bbox)
     want = coll._columns(columns)
-    rows = _positions(coll, t, _max_gap(coll, max_gap), _props(coll, want))
+    gap, props = _max_gap(coll, max_gap), _props(coll, want)
+    rows = _positions(coll, t, gap, props) if box is None else _positions_in(coll, t, gap, props, box)
     if box is not None:
         keep = in_boxes(rows["x"], rows["y"], box)
         rows = {k: v[keep] for k, v in rows.items()}
@@ -205,8 +221,7 @@ def nearest(coll, x, y, k=10, at=None, time=None, max_gap=None, columns=None) ->
         r = _first_radius(coll, index, t - gap, t + gap, 32 * k, span, geographic)
         while True:
             box = radius_box(qx, qy, r, geographic) if r < math.inf else None
-            oids = None if box is None else _objects_near(coll, t, gap, box)
-            rows = _positions(coll, t, gap, props, oids)
+            rows = _positions(coll, t, gap, props) if box is None else _positions_in(coll, t, gap, props, box)
             dist = distances(rows["x"], rows["y"], qx, qy, geographic)
             inside = dist <= r
             if box is None or int(inside.sum()) >= k:
@@ -362,7 +377,7 @@ def aggregate(coll, cell=None, bucket=None, bbox=None, time=None, value=None, st
     if bucket_ns is not None:
         t_lo = req.lo if req.lo != int(_I64.min) else (int(rows["t"].min()) if n else None)
         t_hi = req.hi if req.hi != int(_I64.max) else (int(rows["t"].max()) if n else None)
-        if t_lo is None:
+        if t_lo is None or t_hi is None:  # an open end and no rows to close it
             nt, b0 = 0, 0
         else:
             b0 = t_lo // bucket_ns
@@ -407,6 +422,6 @@ def aggregate(coll, cell=None, bucket=None, bbox=None, time=None, value=None, st
         valid = valid.reshape(shape)
         acc = acc.reshape(shape)
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = acc / valid if stat == "mean" else acc.copy()
+            values = np.array(acc / valid if stat == "mean" else acc, dtype=np.float64)  # an array even for 0-d
         values[valid == 0] = np.nan
     return Aggregate(count, values, xe, ye, te, stat)

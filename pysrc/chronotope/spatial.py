@@ -147,7 +147,10 @@ def distances(x: np.ndarray, y: np.ndarray, qx: float, qy: float, geographic: bo
     if not geographic:
         return np.hypot(x - qx, y - qy)
     lat1, lat2 = math.radians(qy), np.radians(y)
-    a = np.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * np.cos(lat2) * np.sin(np.radians(x - qx) / 2) ** 2
+    # at a pole every longitude is one point: cos(lat) exactly 0 there, not 6e-17
+    cos1 = 0.0 if abs(qy) == 90 else math.cos(lat1)
+    cos2 = np.where(np.abs(y) == 90, 0.0, np.cos(lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + cos1 * cos2 * np.sin(np.radians(x - qx) / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
