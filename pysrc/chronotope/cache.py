@@ -72,7 +72,8 @@ class BlockCache:
                 else:
                     entry = _Entry(seg.rows, seg.nblocks, seg.columns[name])
                 missing = blocks[~entry.decoded[blocks]]
-                hits += len(blocks) - len(missing)
+                if key in self._entries:  # blocks reused from a query's own scratch are not cache hits
+                    hits += len(blocks) - len(missing)
                 misses += len(missing)
                 if len(missing):
                     seg.decode_into(name, missing, entry.values)

@@ -59,7 +59,10 @@ def duration_ns(value, what: str = "duration") -> int:
     True
     """
     if isinstance(value, str):
-        return parse_partition(value)
+        try:
+            return parse_partition(value)
+        except InvalidArgumentError:
+            raise InvalidArgumentError(f"invalid {what} {value!r}: use e.g. '1D', '6h', '30m', '900s'") from None
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.timedelta64)):
         ns = int(value)
     else:

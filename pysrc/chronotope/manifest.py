@@ -65,5 +65,5 @@ def save_manifest(store: str | os.PathLike, state: dict) -> None:
     """Replace the manifest atomically and durably; bumps ``state["version"]``."""
     state["version"] = int(state.get("version", 0)) + 1
     store = Path(store)
-    body = json.dumps(state, separators=(",", ":"), sort_keys=True).encode()
+    body = json.dumps(state, separators=(",", ":")).encode()  # insertion order: property columns keep theirs
     write_atomic(store / _NAME, [body, b"\n", b"%08x\n" % crc32c(body)])

@@ -374,6 +374,7 @@ def aggregate(coll, cell=None, bucket=None, bbox=None, time=None, value=None, st
     spec = {"space": sizes is not None, "time": bucket_ns is not None, "cx": 1.0, "cy": 1.0, "ix0": 0, "iy0": 0,
             "nx": 1, "ny": 1, "wrap": 0, "wrap_x": 0.0, "bucket": bucket_ns or 1, "b0": 0, "nt": 1}
     shape, xe, ye, te = [], None, None, None
+    edges = {}
     if bucket_ns is not None:
         t_lo = req.lo if req.lo != int(_I64.min) else (int(rows["t"].min()) if n else None)
         t_hi = req.hi if req.hi != int(_I64.max) else (int(rows["t"].max()) if n else None)
@@ -384,7 +385,7 @@ def aggregate(coll, cell=None, bucket=None, bbox=None, time=None, value=None, st
             nt = t_hi // bucket_ns - b0 + 1
         spec.update(b0=b0, nt=nt)
         shape.append(nt)
-        te = ((b0 + np.arange(nt, dtype=np.int64)) * bucket_ns).view("datetime64[ns]")
+        edges["t"] = (b0, nt)
     if sizes is not None:
         cx, cy = sizes
         box = req.bbox
@@ -402,11 +403,15 @@ def aggregate(coll, cell=None, bucket=None, bbox=None, time=None, value=None, st
             nx, ny = math.floor(xmax / cx) - ix0 + 1, math.floor(ymax / cy) - iy0 + 1
         spec.update(cx=cx, cy=cy, ix0=ix0, iy0=iy0, nx=nx, ny=ny)
         shape += [ny, nx]
-        xe = (ix0 + np.arange(nx + 1)) * cx if nx else np.empty(0)
-        ye = (iy0 + np.arange(ny + 1)) * cy if ny else np.empty(0)
     cells = math.prod(shape)
-    if cells > _MAX_CELLS:
+    if cells > _MAX_CELLS or any(n > _MAX_CELLS for n in shape):
         raise InvalidArgumentError(f"the grid would have {cells:,} cells (at most {_MAX_CELLS:,}): use larger cells or buckets")
+    if "t" in edges:
+        b0, nt = edges["t"]
+        te = ((b0 + np.arange(nt, dtype=np.int64)) * bucket_ns).view("datetime64[ns]")
+    if sizes is not None:
+        xe = (spec["ix0"] + np.arange(spec["nx"] + 1)) * sizes[0] if spec["nx"] else np.empty(0)
+        ye = (spec["iy0"] + np.arange(spec["ny"] + 1)) * sizes[1] if spec["ny"] else np.empty(0)
     if cells == 0:
         count = np.zeros(shape, dtype=np.int64)
         values = count if stat == "count" else np.zeros(shape, dtype=np.float64)

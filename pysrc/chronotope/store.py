@@ -515,6 +515,7 @@ class Store:
         File ids only grow and new segments are appended, so the number of
         segments and the last file name identify the set.
         """
+        self._check_open()
         entries = self._collection_meta(name)["segments"]
         key = (len(entries), entries[-1]["file"] if entries else None)
         cached = self._indexes.get(name)
