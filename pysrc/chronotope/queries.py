@@ -216,35 +216,32 @@ def nearest(coll, x, y, k=10, at=None, time=None, max_gap=None, columns=None) ->
     span = _extent(index, geographic)
     if at is not None:
         t, gap, props = to_ns(at, "at"), _max_gap(coll, max_gap), _props(coll, want)
-        # widen a box until it holds k positions within its inscribed radius; only
-        # the objects whose paths may cross the box are read and interpolated
+        # only the objects whose paths may cross the box are read and interpolated
         r = _first_radius(coll, index, t - gap, t + gap, 32 * k, span, geographic)
-        while True:
-            box = radius_box(qx, qy, r, geographic) if r < math.inf else None
-            rows = _positions(coll, t, gap, props) if box is None else _positions_in(coll, t, gap, props, box)
-            dist = distances(rows["x"], rows["y"], qx, qy, geographic)
-            inside = dist <= r
-            if box is None or int(inside.sum()) >= k:
-                if box is not None:
-                    rows = {c: v[inside] for c, v in rows.items()}
-                    dist = dist[inside]
-                return coll._result(_nearest_first(rows, dist, k), [*want, "distance"])
-            r = math.inf if r * 2 > span else r * 2
+        out = _widen(qx, qy, k, r, span, geographic, lambda box: _positions(coll, t, gap, props) if box is None
+                     else _positions_in(coll, t, gap, props, box))
+        return coll._result(out, [*want, "distance"])
     lo, hi = _time(time)
     stored = ["x", "y", *_props(coll, want)]
-    # widen a box around the point until it holds k samples within its inscribed radius
     r = _first_radius(coll, index, lo, hi, k, span, geographic)
+    out = _widen(qx, qy, k, r, span, geographic,
+                 lambda box: _rows(coll, Request(lo=lo, hi=hi, bbox=box, boxes=boxes_of(box)), stored))
+    return coll._result(out, [*want, "distance"])
+
+
+def _widen(qx: float, qy: float, k: int, r: float, span: float, geographic: bool, rows_in) -> dict:
+    """The k rows nearest to (qx, qy): widen a box from radius r until ``rows_in(box)`` holds k rows
+    within the box's inscribed radius (box None: every row)."""
     while True:
         box = radius_box(qx, qy, r, geographic) if r < math.inf else None
-        req = Request(lo=lo, hi=hi, bbox=box, boxes=boxes_of(box))
-        rows = _rows(coll, req, stored)
+        rows = rows_in(box)
         dist = distances(rows["x"], rows["y"], qx, qy, geographic)
         inside = dist <= r
         if box is None or int(inside.sum()) >= k:
             if box is not None:
                 rows = {c: v[inside] for c, v in rows.items()}
                 dist = dist[inside]
-            return coll._result(_nearest_first(rows, dist, k), [*want, "distance"])
+            return _nearest_first(rows, dist, k)
         r = math.inf if r * 2 > span else r * 2
 
 
