@@ -48,6 +48,29 @@ def test_export_and_inspect(store, tmp_path):
     assert "rows in" in out and "column x" in out
 
 
+def test_query_prints_writes_and_explains(store, tmp_path):
+    import chronotope as ct
+
+    args = ["--bbox=-74.05,40.60,-74.00,40.70", "--start", "2020-12-03", "--end", "2020-12-03T06:00"]
+    with ct.open(store, readonly=True) as db:
+        want = db.collection("ais").query(bbox=(-74.05, 40.60, -74.00, 40.70), time=("2020-12-03", "2020-12-03T06:00"))
+        first = int(want["object_id"][0])
+    out = run("query", store, "ais", *args).stdout
+    assert out.startswith(f"{len(want):,} rows") and str(first) in out
+    assert "strategy:" in run("query", store, "ais", *args, "--explain").stdout
+    pq = pytest.importorskip("pyarrow.parquet")
+    run("query", store, "ais", *args, "--out", tmp_path / "q.parquet", "--ids", str(first))
+    table = pq.read_table(tmp_path / "q.parquet")
+    assert table.num_rows == int((want["object_id"] == first).sum()) > 0
+    square = {"type": "Polygon", "coordinates": [[[-74.05, 40.6], [-74.0, 40.6], [-74.0, 40.7], [-74.05, 40.7]]]}
+    (tmp_path / "square.geojson").write_text(json.dumps({"type": "Feature", "geometry": square}))
+    out = run("query", store, "ais", "--polygon", tmp_path / "square.geojson", "--start", "2020-12-03",
+              "--end", "2020-12-03T06:00").stdout
+    assert out.startswith(f"{len(want):,} rows")
+    bad = run("query", store, "ais", "--bbox", "1,2,3", check=False)
+    assert bad.returncode == 2 and "--bbox" in bad.stderr
+
+
 def test_verify_reports_damage_with_exit_status(store, tmp_path):
     import shutil
 

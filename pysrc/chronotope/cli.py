@@ -4,8 +4,7 @@
 bundled real AIS sample (or a file of your own) with both codec modes and
 prints a size and speed table. The store commands work on a store directory:
 ``ingest``, ``stats``, ``verify``, ``compact``, ``prune``, ``migrate``,
-``export`` and ``inspect``. ``serve`` and ``query`` arrive with the API and
-query engine.
+``export``, ``query`` and ``inspect``. ``serve`` arrives with the REST API.
 """
 
 from __future__ import annotations
@@ -160,6 +159,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     with _open(args, readonly=True) as db:
         table = db.collection(args.collection).scan(time=(args.start, args.end)).to_arrow()
     out = Path(args.out)
+    _write_table(table, out)
+    print(f"exported {table.num_rows:,} rows to {out}")
+    return 0
+
+
+def _write_table(table, out: Path) -> None:
     if out.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -169,8 +174,53 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         pacsv.write_csv(table, out)
     else:
-        raise ChronotopeError(f"cannot export to {out.name}: use a .parquet or .csv file name")
-    print(f"exported {table.num_rows:,} rows to {out}")
+        raise ChronotopeError(f"cannot write {out.name}: use a .parquet or .csv file name")
+
+
+def _numbers(text: str | None, what: str, count: int) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise ChronotopeError(f"{what} must be {count} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    import json
+
+    polygon = None
+    if args.polygon:
+        polygon = json.loads(Path(args.polygon).read_text())
+        polygon = polygon.get("geometry", polygon) if isinstance(polygon, dict) else polygon
+    query = {"bbox": _numbers(args.bbox, "--bbox", 4), "time": (args.start, args.end), "polygon": polygon,
+             "columns": args.columns.split(",") if args.columns else None}
+    with _open(args, readonly=True) as db:
+        coll = db.collection(args.collection)
+        if args.ids:
+            ids = [v.strip() for v in args.ids.split(",")]
+            if coll._meta["id_kind"] == "int":
+                try:
+                    ids = [int(v) for v in ids]
+                except ValueError:
+                    raise ChronotopeError(f"--ids: collection {args.collection!r} has integer object ids") from None
+            query["ids"] = ids
+        if args.explain:
+            print(coll.explain(**query))
+            return 0
+        result = coll.query(**query)
+    print(f"{len(result):,} rows")
+    if args.out:
+        _write_table(result.to_arrow(), Path(args.out))
+        print(f"written to {args.out}")
+    else:
+        cols = result.to_dict()
+        print("  ".join(f"{name:>20}" for name in cols))
+        for i in range(min(len(result), args.limit)):
+            print("  ".join(f"{str(col[i]):>20}" for col in cols.values()))
     return 0
 
 
@@ -221,6 +271,17 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("out", help="output file: .parquet or .csv")
     q.add_argument("--start", help="ISO time or int ns (inclusive)")
     q.add_argument("--end", help="ISO time or int ns (inclusive)")
+    q = store_cmd("query", _cmd_query, "samples in a box, interval and polygon; --explain for the plan")
+    q.add_argument("collection")
+    q.add_argument("--bbox", help="--bbox=xmin,ymin,xmax,ymax (with =: values may be negative; xmin > xmax crosses the antimeridian)")
+    q.add_argument("--start", help="ISO time or int ns (inclusive)")
+    q.add_argument("--end", help="ISO time or int ns (inclusive)")
+    q.add_argument("--polygon", help="a GeoJSON file: a Polygon or MultiPolygon geometry, or a Feature")
+    q.add_argument("--ids", help="object ids, comma-separated")
+    q.add_argument("--columns", help="columns to return, comma-separated (default all)")
+    q.add_argument("--out", help="write the rows to a .parquet or .csv file instead of printing them")
+    q.add_argument("--limit", type=int, default=10, help="rows to print (default 10)")
+    q.add_argument("--explain", action="store_true", help="print the query plan and its costs")
     q = sub.add_parser("inspect", help="describe one segment file and check its blocks")
     q.add_argument("segment", help="a .cts segment file")
     q.set_defaults(func=_cmd_inspect)
