@@ -157,6 +157,17 @@ def test_queries_on_a_closed_store_raise_chronotope_error(tmp_path):
             run()
 
 
+def test_scan_on_a_closed_store_raises_chronotope_error(tmp_path):
+    # scan() is the read every query is defined by: it must refuse a closed store the same way
+    db = ct.open(tmp_path / "db", fsync="never")
+    c = db.create_collection("c")
+    c.append(1, T0 + np.arange(2) * MIN, np.array([0.0, 0.5]), np.array([0.0, 0.5]))
+    db.close()
+    for run in (lambda: c.scan(), lambda: len(c)):
+        with pytest.raises(ChronotopeError, match="closed"):
+            run()
+
+
 def test_queries_on_a_closed_reader_raise_chronotope_error(tmp_path):
     with ct.open(tmp_path / "db", fsync="never") as db:
         db.create_collection("c").append(1, T0 + np.arange(2) * MIN, np.array([0.0, 0.5]), np.array([0.0, 0.5]))

@@ -120,6 +120,7 @@ class Collection:
         Only the blocks whose summaries overlap the request and only the
         columns asked for (plus the keys) are decoded.
         """
+        self._store._check_open()
         lo, hi = _time_range(time)
         want = self._columns(columns)
         stored = [c for c in want if c not in ("object_id", "t")]
