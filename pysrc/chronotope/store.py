@@ -76,9 +76,11 @@ class _Ids:
         self.saved = len(self.names)
 
     def encode(self, ids: np.ndarray, create: bool) -> tuple[np.ndarray, list[str]]:
-        uniq, inverse = np.unique(ids, return_inverse=True)
+        uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         new, codes = [], np.empty(len(uniq), dtype=np.int64)
-        for i, name in enumerate(uniq.tolist()):  # one step per distinct id, not per point
+        names = uniq.tolist()
+        for i in np.argsort(first, kind="stable").tolist():  # new ids get codes in the order they first appear
+            name = names[i]
             code = self.codes.get(name)
             if code is None:
                 if not create:
