@@ -311,6 +311,21 @@ def rows_of(cols: Columns, idx: np.ndarray, dist: Optional[np.ndarray] = None) -
     return out
 
 
+def grow_knn(c: Columns, x0: float, y0: float, ids_in) -> Columns:
+    """K nearest rows to (x0, y0): grow a box (``ids_in(rlon, rlat)`` gives the row ids inside it)
+    until its K nearest by haversine lie within its inscribed radius."""
+    rlat = 0.005
+    while True:
+        rlon = min(180.0, rlat / math.cos(math.radians(y0)))
+        ids = ids_in(rlon, rlat)
+        if len(ids) >= K or rlat >= 90:
+            d = haversine(x0, y0, c["x"][ids], c["y"][ids])
+            sel = top_k(d, c["object_id"][ids], c["t"][ids], K)
+            if rlat >= 90 or (len(sel) == K and d[sel[-1]] <= box_radius_m(y0, rlat, rlon)):
+                return rows_of(c, ids[sel], d[sel])
+        rlat *= 2
+
+
 # ------------------------------------------------------------------------ queries
 
 
@@ -739,18 +754,8 @@ class RTree3D:
 
     def knn_window(self, q):
         x0, y0, t0, t1 = q
-        c = self.c
         ts0, ts1 = self._ts(t0), self._ts(t1)
-        rlat = 0.005
-        while True:
-            rlon = min(180.0, rlat / math.cos(math.radians(y0)))
-            ids = self._ids(x0 - rlon, y0 - rlat, ts0, x0 + rlon, y0 + rlat, ts1)
-            if len(ids) >= K or rlat >= 90:
-                d = haversine(x0, y0, c["x"][ids], c["y"][ids])
-                sel = top_k(d, c["object_id"][ids], c["t"][ids], K)
-                if rlat >= 90 or (len(sel) == K and d[sel[-1]] <= box_radius_m(y0, rlat, rlon)):
-                    return rows_of(c, ids[sel], d[sel])
-            rlat *= 2
+        return grow_knn(self.c, x0, y0, lambda rlon, rlat: self._ids(x0 - rlon, y0 - rlat, ts0, x0 + rlon, y0 + rlat, ts1))
 
 
 class STRtreePeer:
@@ -785,18 +790,13 @@ class STRtreePeer:
     def knn_window(self, q):
         x0, y0, t0, t1 = q
         c = self.c
-        rlat = 0.005
-        while True:
-            rlon = min(180.0, rlat / math.cos(math.radians(y0)))
+
+        def in_box(rlon, rlat):
             ids = self._ids(x0 - rlon, y0 - rlat, x0 + rlon, y0 + rlat)
             t = c["t"][ids]
-            ids = ids[(t >= t0) & (t <= t1)]
-            if len(ids) >= K or rlat >= 90:
-                d = haversine(x0, y0, c["x"][ids], c["y"][ids])
-                sel = top_k(d, c["object_id"][ids], c["t"][ids], K)
-                if rlat >= 90 or (len(sel) == K and d[sel[-1]] <= box_radius_m(y0, rlat, rlon)):
-                    return rows_of(c, ids[sel], d[sel])
-            rlat *= 2
+            return ids[(t >= t0) & (t <= t1)]
+
+        return grow_knn(c, x0, y0, in_box)
 
 
 class KDTreePeer:
