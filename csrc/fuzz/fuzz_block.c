@@ -1,8 +1,9 @@
 /*
  * fuzz_block.c - libFuzzer target for the block codec.
  *
- * Even first byte: the rest is an untrusted block; open and decode it (the
- * decoder must return an error or values, never touch memory it does not own).
+ * Even first byte: the rest is an untrusted block; open and decode it, and
+ * decode it in place (ct_blocks_decode_at) with the right and a wrong row count
+ * (the decoders must return an error or values, never touch memory they do not own).
  * With bit 1 set as well, the checksum is recomputed first, so that mutations
  * reach the payload parsers instead of stopping at the CRC.
  * Odd first byte: the rest is values to encode (dtype and mode from the first
@@ -39,6 +40,23 @@ static void decode_untrusted(const uint8_t *data, size_t size)
     if (!out) return;
     (void)ct_block_decode(&info, out, nbytes);
     free(out);
+    /* the same block through the cache's in-place decoder, one row in, with the right row count and a wrong one */
+    if (!info.itemsize || info.ndim != 1) return;
+    const uint64_t offsets[2] = {0, size};
+    const uint32_t which = 0;
+    const int64_t row0 = 1, rows = (int64_t)info.count, wrong = (int64_t)info.count + 1;
+    const size_t dst_bytes = nbytes + 2u * info.itemsize;
+    uint8_t *dst = malloc(dst_bytes);
+    if (!dst) return;
+    size_t failed;
+    (void)ct_blocks_decode_at(data, size, offsets, 1, &which, 1, info.dtype, info.itemsize, &row0, &rows, dst, dst_bytes,
+                              &failed);
+    if (ct_blocks_decode_at(data, size, offsets, 1, &which, 1, info.dtype, info.itemsize, &row0, &wrong, dst, dst_bytes,
+                            &failed) >= 0) {
+        fprintf(stderr, "in-place decode accepted a wrong row count\n");
+        abort();
+    }
+    free(dst);
 }
 
 static void roundtrip(uint8_t sel, const uint8_t *data, size_t size)
