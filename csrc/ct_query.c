@@ -169,62 +169,109 @@ static inline int row_passes(const ct_window *w, const ct_polygon *poly, int64_t
     return keep;
 }
 
-int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int64_t *row0, size_t nchunks,
-                  const int64_t *chunks, size_t nsel, const ct_window *w, const ct_polygon *poly, int64_t *out,
-                  size_t cap, uint64_t *rows_scanned)
+/* Test rows [s, e) and append the passing ones to out from position k; returns the new k. */
+static size_t filter_range(const int64_t *t, const double *x, const double *y, int64_t s, int64_t e, const ct_window *w,
+                           const ct_polygon *poly, int64_t *out, size_t k)
+{
+    if (!w->nbox && !poly) {
+        for (int64_t i = s; i < e; i++) {
+            out[k] = i;
+            k += (size_t)((t[i] >= w->t_lo) & (t[i] <= w->t_hi));
+        }
+    } else if (w->nbox == 1 && !poly) { /* the common case: a SIMD mask, then a compress */
+        const ct_kernels *kern = ct_kernels_get();
+        uint8_t m[256];
+        for (int64_t a = s; a < e; a += 256) {
+            const size_t len = (size_t)(e - a < 256 ? e - a : 256);
+            kern->box_mask(t + a, x + a, y + a, len, w->t_lo, w->t_hi, w->box[0], m);
+            size_t i = 0;
+            for (; i + 8 <= len; i += 8) { /* rows pass in runs: skip eight at a time */
+                uint64_t word;
+                memcpy(&word, m + i, 8);
+                if (!word) continue;
+                for (size_t r = i; r < i + 8; r++) {
+                    out[k] = a + (int64_t)r;
+                    k += m[r];
+                }
+            }
+            for (; i < len; i++) {
+                out[k] = a + (int64_t)i;
+                k += m[i];
+            }
+        }
+    } else {
+        for (int64_t i = s; i < e; i++) {
+            out[k] = i;
+            k += (size_t)row_passes(w, poly, t[i], x, y, (size_t)i);
+        }
+    }
+    return k;
+}
+
+/* chunks whose rows the filter asks memory for ahead of testing them */
+#define CT_PREFETCH_CHUNKS 6
+
+/* Does chunk c's summary lie wholly inside the window (time and one of the boxes)? Never with a polygon. */
+static inline int chunk_inside(const ct_stindex *ix, int64_t c, const ct_window *w, const ct_polygon *poly)
+{
+    if (!ix || poly || ix->c_t_min[c] < w->t_lo || ix->c_t_max[c] > w->t_hi) return 0;
+    if (!w->nbox) return 1;
+    const double x0 = ix->c_x_min[c], x1 = ix->c_x_max[c], y0 = ix->c_y_min[c], y1 = ix->c_y_max[c];
+    int in = 0;
+    for (int b = 0; b < w->nbox; b++)
+        in |= (x0 >= w->box[b][0]) & (x1 <= w->box[b][2]) & (y0 >= w->box[b][1]) & (y1 <= w->box[b][3]);
+    return in;
+}
+
+int64_t ct_filter_index(const ct_stindex *ix, int64_t chunk_base, const int64_t *t, const double *x, const double *y,
+                        const int64_t *row0, size_t nchunks, const int64_t *chunks, size_t nsel, const ct_window *w,
+                        const ct_polygon *poly, int64_t *out, size_t cap, uint64_t *rows_scanned)
 {
     if (!rows_scanned) return CT_ERR_ARG;
     *rows_scanned = 0;
-    if (!row0 || !w || (nsel && (!chunks || !t)) || (nsel && (w->nbox || poly) && (!x || !y)))
+    if (!row0 || !w || (nsel && (!chunks || !t)) || (nsel && (w->nbox || poly) && (!x || !y)) || chunk_base < 0)
         return CT_ERR_ARG;
-    size_t k = 0;
+    size_t k = 0, pf = 0;
     uint64_t scanned = 0;
     for (size_t j = 0; j < nsel;) {
-        /* coalesce runs of consecutive chunks into one row range */
+        /* the chunks lie scattered in memory: ask for the rows of the next few ahead of time */
+        for (; pf < nsel && pf < j + CT_PREFETCH_CHUNKS; pf++) {
+            const int64_t pc = chunks[pf];
+            if (pc < 0 || (size_t)pc >= nchunks || row0[pc] < 0 || row0[pc + 1] < row0[pc]) continue;
+            for (int64_t r = row0[pc]; r < row0[pc + 1]; r += 8) {
+                __builtin_prefetch(t + r);
+                if (x) __builtin_prefetch(x + r);
+                if (y) __builtin_prefetch(y + r);
+            }
+        }
+        /* coalesce runs of consecutive chunks of one kind (tested, or wholly inside) into one row range */
         const int64_t c = chunks[j];
         if (c < 0 || (size_t)c >= nchunks) return CT_ERR_ARG;
+        const int inside = chunk_inside(ix, chunk_base + c, w, poly);
         int64_t last = c;
         j++;
-        while (j < nsel && (size_t)last + 1 < nchunks && chunks[j] == last + 1) last = chunks[j++];
+        while (j < nsel && (size_t)last + 1 < nchunks && chunks[j] == last + 1 &&
+               chunk_inside(ix, chunk_base + chunks[j], w, poly) == inside)
+            last = chunks[j++];
         const int64_t s = row0[c], e = row0[last + 1];
         if (s < 0 || e < s) return CT_ERR_ARG;
         if ((size_t)(e - s) > cap - k) return CT_ERR_ARG;
-        scanned += (uint64_t)(e - s);
-        if (!w->nbox && !poly) {
-            for (int64_t i = s; i < e; i++) {
-                out[k] = i;
-                k += (size_t)((t[i] >= w->t_lo) & (t[i] <= w->t_hi));
-            }
-        } else if (w->nbox == 1 && !poly) { /* the common case: a SIMD mask, then a compress */
-            const ct_kernels *kern = ct_kernels_get();
-            uint8_t m[256];
-            for (int64_t a = s; a < e; a += 256) {
-                const size_t len = (size_t)(e - a < 256 ? e - a : 256);
-                kern->box_mask(t + a, x + a, y + a, len, w->t_lo, w->t_hi, w->box[0], m);
-                size_t i = 0;
-                for (; i + 8 <= len; i += 8) { /* rows pass in runs: skip eight at a time */
-                    uint64_t word;
-                    memcpy(&word, m + i, 8);
-                    if (!word) continue;
-                    for (size_t r = i; r < i + 8; r++) {
-                        out[k] = a + (int64_t)r;
-                        k += m[r];
-                    }
-                }
-                for (; i < len; i++) {
-                    out[k] = a + (int64_t)i;
-                    k += m[i];
-                }
-            }
+        if (inside) { /* every row passes: no need to read them */
+            for (int64_t i = s; i < e; i++) out[k++] = i;
         } else {
-            for (int64_t i = s; i < e; i++) {
-                out[k] = i;
-                k += (size_t)row_passes(w, poly, t[i], x, y, (size_t)i);
-            }
+            scanned += (uint64_t)(e - s);
+            k = filter_range(t, x, y, s, e, w, poly, out, k);
         }
     }
     *rows_scanned = scanned;
     return (int64_t)k;
+}
+
+int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int64_t *row0, size_t nchunks,
+                  const int64_t *chunks, size_t nsel, const ct_window *w, const ct_polygon *poly, int64_t *out,
+                  size_t cap, uint64_t *rows_scanned)
+{
+    return ct_filter_index(NULL, 0, t, x, y, row0, nchunks, chunks, nsel, w, poly, out, cap, rows_scanned);
 }
 
 int64_t ct_filter_all(size_t n, const int64_t *t, const double *x, const double *y, const ct_window *w,

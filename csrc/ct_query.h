@@ -96,6 +96,13 @@ int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int6
                   const int64_t *chunks, size_t nsel, const ct_window *w, const ct_polygon *poly, int64_t *out,
                   size_t cap, uint64_t *rows_scanned);
 
+/* ct_filter with the index at hand: chunks whose summary (ix, global id chunk_base +
+ * local id) lies wholly inside the window and one box are taken whole, their rows
+ * not read (never with a polygon); rows_scanned counts the rows tested. */
+int64_t ct_filter_index(const ct_stindex *ix, int64_t chunk_base, const int64_t *t, const double *x, const double *y,
+                        const int64_t *row0, size_t nchunks, const int64_t *chunks, size_t nsel, const ct_window *w,
+                        const ct_polygon *poly, int64_t *out, size_t cap, uint64_t *rows_scanned);
+
 /* The same test over all n rows (unflushed rows, merged partitions). */
 int64_t ct_filter_all(size_t n, const int64_t *t, const double *x, const double *y, const ct_window *w,
                       const ct_polygon *poly, int64_t *out, size_t cap);

@@ -6,7 +6,7 @@ Every function checks shapes, then runs one C call without the GIL.
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 
 from ctcore cimport (CT_PROBE_BLOCKS, CT_PROBE_CHUNKS, CT_PROBE_PATHS, ct_bracket, ct_chunk_summaries,
-                     ct_filter, ct_filter_all, ct_grid, ct_grid_spec, ct_polygon, ct_probe, ct_probe_stats,
+                     ct_filter_all, ct_filter_index, ct_grid, ct_grid_spec, ct_polygon, ct_probe, ct_probe_stats,
                      ct_simplify, ct_stindex, ct_strerror, ct_window)
 
 import numpy as np
@@ -204,8 +204,12 @@ cdef class Index:
 
 
 def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int64_t[::1] chunks,
-                  tuple window, Polygon polygon=None):
-    """Rows of the given chunks (local ids; row0 has nchunks + 1 entries) that pass the window and polygon."""
+                  tuple window, Polygon polygon=None, Index index=None, int64_t chunk_base=0):
+    """Rows of the given chunks (local ids; row0 has nchunks + 1 entries) that pass the window and polygon.
+
+    With the ``index`` (and the segment's first global chunk id ``chunk_base``),
+    chunks whose summary lies wholly inside the window are taken without reading their rows.
+    """
     cdef ct_window w
     _window(&w, window)
     cdef const double[::1] xv
@@ -221,6 +225,11 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
             xp, yp = &xv[0], &yv[0]
     if row0.shape[0] < 1 or row0[nch] > <int64_t> nt:
         raise ValueError("filter: chunk rows exceed the columns")
+    cdef const ct_stindex *ixp = NULL
+    if index is not None:
+        if chunk_base < 0 or <size_t> chunk_base + nch > index.nchunks:
+            raise ValueError("filter: the segment's chunks are not in the index")
+        ixp = &index.ix
     # room for every row of the selected chunks (bad chunk ids are left for the C call to refuse)
     cdef size_t j, cap = 0
     cdef int64_t c
@@ -234,8 +243,8 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
     cdef int64_t rc
     cdef const ct_polygon *pp = &polygon.p if polygon is not None else NULL
     with nogil:
-        rc = ct_filter(&t[0] if nt else NULL, xp, yp, &row0[0], nch, &chunks[0] if nsel else NULL, nsel, &w, pp,
-                       &o[0] if cap else NULL, cap, &scanned)
+        rc = ct_filter_index(ixp, chunk_base, &t[0] if nt else NULL, xp, yp, &row0[0], nch,
+                             &chunks[0] if nsel else NULL, nsel, &w, pp, &o[0] if cap else NULL, cap, &scanned)
     _check(rc, "row filter")
     return out[:rc], int(scanned)
 

@@ -85,7 +85,7 @@ class SpaceTimeIndex:
         self.chunk_block = np.concatenate(chunk_block)
         self.blocks["chunk0"] = self._block_chunk0(segments)
         self.blocks["space"] = np.ones(len(self.blocks["t_min"]), dtype=np.uint8)
-        self._c = _query.Index(self.blocks, self.chunks)
+        self.c_index = _query.Index(self.blocks, self.chunks)
         self.rows = int(sum(seg.rows for _, seg in segments))
         # per segment, for the planner's vectorized choice of sources
         field = lambda k: np.array([e[k] for e, _ in segments], dtype=np.int64)  # noqa: E731
@@ -116,4 +116,4 @@ class SpaceTimeIndex:
             space = self.blocks["space"].copy()
             for s in no_space_segments:  # segments of merged partitions: few
                 space[self.seg_block0[s] : self.seg_block0[s + 1]] = 0
-        return self._c.probe(window, mode, space, oids)
+        return self.c_index.probe(window, mode, space, oids)

@@ -237,7 +237,7 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
         else:
             (t,), x, y = columns(["t"], blocks), None, None
         rows, scanned = _query.filter_chunks(t, x, y, index.chunk_row0[s], local, req.window(space=test_space),
-                                             req.polygon if test_space else None)
+                                             req.polygon if test_space else None, index.c_index, index.seg_chunk0[s])
         plan.rows_scanned += scanned
         if not len(rows):
             continue
