@@ -209,6 +209,7 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
 
     With the ``index`` (and the segment's first global chunk id ``chunk_base``),
     chunks whose summary lies wholly inside the window are taken without reading their rows.
+    Returns (row numbers, rows of the selected chunks: the rows before the exact filter).
     """
     cdef ct_window w
     _window(&w, window)
@@ -246,7 +247,7 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
         rc = ct_filter_index(ixp, chunk_base, &t[0] if nt else NULL, xp, yp, &row0[0], nch,
                              &chunks[0] if nsel else NULL, nsel, &w, pp, &o[0] if cap else NULL, cap, &scanned)
     _check(rc, "row filter")
-    return out[:rc], int(scanned)
+    return out[:rc], int(cap)
 
 
 def filter_all(const int64_t[::1] t, x, y, tuple window, Polygon polygon=None):

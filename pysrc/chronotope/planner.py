@@ -87,7 +87,7 @@ class Plan:
             f"blocks:   {self.blocks_considered} of {self.blocks} pass their summaries; "
             f"{self.blocks_decoded} decoded, {self.cache_hits} found in the cache",
             f"chunks:   {self.chunks_matched} of {self.chunks_considered} tested pass the index",
-            f"rows:     {self.rows_scanned} tested by the exact filter, {self.rows_returned} returned"
+            f"rows:     {self.rows_scanned} before the exact filter, {self.rows_returned} returned"
             + (f" ({self.memtable_rows} unflushed rows tested)" if self.memtable_rows else ""),
         ]
         if self.merged_partitions:
