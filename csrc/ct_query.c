@@ -274,6 +274,49 @@ int64_t ct_filter(const int64_t *t, const double *x, const double *y, const int6
     return ct_filter_index(NULL, 0, t, x, y, row0, nchunks, chunks, nsel, w, poly, out, cap, rows_scanned);
 }
 
+int64_t ct_filter_around(const ct_stindex *ix, int64_t chunk_base, const int64_t *oid, const int64_t *t,
+                         const int64_t *row0, size_t nchunks, const int64_t *chunks, size_t nsel, int64_t at,
+                         int64_t lo, int64_t hi, int64_t *out, size_t cap, uint64_t *rows_scanned)
+{
+    if (!rows_scanned) return CT_ERR_ARG;
+    *rows_scanned = 0;
+    if (!row0 || (nsel && (!chunks || !t || !oid)) || chunk_base < 0) return CT_ERR_ARG;
+    size_t k = 0, pf = 0;
+    uint64_t scanned = 0;
+    for (size_t j = 0; j < nsel; j++) {
+        for (; pf < nsel && pf < j + 2 * CT_PREFETCH_CHUNKS; pf++) { /* scattered chunks: ask for them early */
+            const int64_t pc = chunks[pf];
+            if (pc < 0 || (size_t)pc >= nchunks || row0[pc] < 0 || row0[pc + 1] < row0[pc]) continue;
+            for (int64_t r = row0[pc]; r < row0[pc + 1]; r += 8) __builtin_prefetch(t + r);
+        }
+        const int64_t c = chunks[j];
+        if (c < 0 || (size_t)c >= nchunks || (j && c <= chunks[j - 1])) return CT_ERR_ARG;
+        const int64_t s = row0[c], e = row0[c + 1];
+        if (s < 0 || e < s) return CT_ERR_ARG;
+        scanned += (uint64_t)(e - s);
+        /* a chunk of one object needs no look at the object column */
+        const int one = ix && ix->c_oid_min[chunk_base + c] == ix->c_oid_max[chunk_base + c];
+        for (int64_t a = s; a < e;) {
+            int64_t b = e;
+            if (!one)
+                for (b = a + 1; b < e && oid[b] == oid[a]; b++) {
+                }
+            int64_t l = a, h = b; /* the object's first row at or after `at` */
+            while (l < h) {
+                const int64_t mid = l + (h - l) / 2;
+                if (t[mid] < at) l = mid + 1;
+                else h = mid;
+            }
+            if (cap - k < 2) return CT_ERR_ARG;
+            if (l > a && t[l - 1] >= lo) out[k++] = l - 1; /* its last row before `at` */
+            if (l < b && t[l] <= hi) out[k++] = l;
+            a = b;
+        }
+    }
+    *rows_scanned = scanned;
+    return (int64_t)k;
+}
+
 int64_t ct_filter_all(size_t n, const int64_t *t, const double *x, const double *y, const ct_window *w,
                       const ct_polygon *poly, int64_t *out, size_t cap)
 {

@@ -103,6 +103,15 @@ int64_t ct_filter_index(const ct_stindex *ix, int64_t chunk_base, const int64_t 
                         const int64_t *row0, size_t nchunks, const int64_t *chunks, size_t nsel, const ct_window *w,
                         const ct_polygon *poly, int64_t *out, size_t cap, uint64_t *rows_scanned);
 
+/* For interpolation at `at`: of the selected chunks' rows (sorted by oid, t), only
+ * each object's last row before `at` and first row at or after it, per chunk, and
+ * only those in [lo, hi] (ascending). Every object's two samples around `at` are
+ * among them, so ct_bracket on them gives what it gives on all rows. ix (with
+ * chunk_base) lets chunks of one object skip the object column; may be NULL. */
+int64_t ct_filter_around(const ct_stindex *ix, int64_t chunk_base, const int64_t *oid, const int64_t *t,
+                         const int64_t *row0, size_t nchunks, const int64_t *chunks, size_t nsel, int64_t at,
+                         int64_t lo, int64_t hi, int64_t *out, size_t cap, uint64_t *rows_scanned);
+
 /* The same test over all n rows (unflushed rows, merged partitions). */
 int64_t ct_filter_all(size_t n, const int64_t *t, const double *x, const double *y, const ct_window *w,
                       const ct_polygon *poly, int64_t *out, size_t cap);

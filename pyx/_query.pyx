@@ -6,7 +6,7 @@ Every function checks shapes, then runs one C call without the GIL.
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 
 from ctcore cimport (CT_PROBE_BLOCKS, CT_PROBE_CHUNKS, CT_PROBE_PATHS, ct_bracket, ct_chunk_summaries,
-                     ct_filter_all, ct_filter_index, ct_grid, ct_grid_spec, ct_polygon, ct_probe, ct_probe_stats,
+                     ct_filter_all, ct_filter_around, ct_filter_index, ct_grid, ct_grid_spec, ct_polygon, ct_probe, ct_probe_stats,
                      ct_simplify, ct_stindex, ct_strerror, ct_window)
 
 import numpy as np
@@ -248,6 +248,40 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
                              &chunks[0] if nsel else NULL, nsel, &w, pp, &o[0] if cap else NULL, cap, &scanned)
     _check(rc, "row filter")
     return out[:rc], int(cap)
+
+
+def filter_around(const int64_t[::1] oid, const int64_t[::1] t, const int64_t[::1] row0, const int64_t[::1] chunks,
+                  int64_t at, int64_t lo, int64_t hi, Index index=None, int64_t chunk_base=0):
+    """Per chunk and object, its last row before ``at`` and first row at or after it, within [lo, hi].
+
+    Returns (row numbers, rows of the selected chunks).
+    """
+    cdef size_t nt = t.shape[0], nsel = chunks.shape[0], nch = row0.shape[0] - 1 if row0.shape[0] else 0
+    if oid.shape[0] != nt:
+        raise ValueError("filter: columns differ in length")
+    if row0.shape[0] < 1 or row0[nch] > <int64_t> nt:
+        raise ValueError("filter: chunk rows exceed the columns")
+    cdef const ct_stindex *ixp = NULL
+    if index is not None:
+        if chunk_base < 0 or <size_t> chunk_base + nch > index.nchunks:
+            raise ValueError("filter: the segment's chunks are not in the index")
+        ixp = &index.ix
+    cdef size_t j, rows = 0
+    cdef int64_t c
+    for j in range(nsel):
+        c = chunks[j]
+        if 0 <= c < <int64_t> nch:
+            rows += <size_t> (row0[c + 1] - row0[c])
+    cdef size_t cap = 2 * rows
+    out = np.empty(cap, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef uint64_t scanned = 0
+    cdef int64_t rc
+    with nogil:
+        rc = ct_filter_around(ixp, chunk_base, &oid[0] if nt else NULL, &t[0] if nt else NULL, &row0[0], nch,
+                              &chunks[0] if nsel else NULL, nsel, at, lo, hi, &o[0] if cap else NULL, cap, &scanned)
+    _check(rc, "row filter")
+    return out[:rc], int(rows)
 
 
 def filter_all(const int64_t[::1] t, x, y, tuple window, Polygon polygon=None):

@@ -116,6 +116,9 @@ cdef extern from "ct_query.h" nogil:
                             const double *y, const int64_t *row0, size_t nchunks, const int64_t *chunks, size_t nsel,
                             const ct_window *w, const ct_polygon *poly, int64_t *out, size_t cap,
                             uint64_t *rows_scanned)
+    int64_t ct_filter_around(const ct_stindex *ix, int64_t chunk_base, const int64_t *oid, const int64_t *t,
+                             const int64_t *row0, size_t nchunks, const int64_t *chunks, size_t nsel, int64_t at,
+                             int64_t lo, int64_t hi, int64_t *out, size_t cap, uint64_t *rows_scanned)
     int64_t ct_filter_all(size_t n, const int64_t *t, const double *x, const double *y, const ct_window *w,
                           const ct_polygon *poly, int64_t *out, size_t cap)
     int64_t ct_bracket(size_t n, const int64_t *oid, const int64_t *t, int64_t at, int64_t max_gap,

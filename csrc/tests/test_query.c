@@ -1395,6 +1395,64 @@ static void test_decode_at(void)
     }
 }
 
+/* ct_filter_around keeps, per chunk and object, the rows on either side of `at`: ct_bracket on them
+ * must give the same pairs as on every row of the window, with and without the index. */
+static void test_filter_around(void)
+{
+    enum { N = 500, CH = 8 };
+    static int64_t oid[N], t[N], c_t0[N], c_t1[N], c_o0[N], c_o1[N], row0[N + 1], sel[N], rows[2 * N];
+    static int64_t wo[N], wt[N], ro[2 * N], rt[2 * N], a0[N], a1[N], b0[N], b1[N];
+    static double x[N], y[N], aw[N], bw[N];
+    static float cx0[N], cx1[N], cy0[N], cy1[N];
+    static uint8_t fl[N];
+    for (int round = 0; round < 3000; round++) {
+        const size_t n = 1 + below(N);
+        int64_t o = 0, tt = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i && rnd() % 9 == 0) o += 1 + irange(0, 2), tt = irange(0, 50);
+            tt += 1 + irange(0, 20);
+            oid[i] = o, t[i] = tt, x[i] = y[i] = 0;
+        }
+        const int64_t block_rows[1] = {(int64_t)n};
+        const int64_t nc = ct_chunk_summaries(n, oid, t, x, y, block_rows, 1, CH, 0, c_t0, c_t1, c_o0, c_o1, cx0, cx1,
+                                              cy0, cy1, fl, N);
+        if (nc <= 0) {
+            CHECK(0, "filter_around: chunk summaries failed");
+            return;
+        }
+        for (int64_t c = 0; c <= nc; c++) row0[c] = c * CH < (int64_t)n ? c * CH : (int64_t)n;
+        ct_stindex ix;
+        memset(&ix, 0, sizeof ix);
+        ix.c_oid_min = c_o0, ix.c_oid_max = c_o1;
+        for (int64_t c = 0; c < nc; c++) sel[c] = c;
+        const int64_t at = irange(0, 300), gap = irange(0, 60), lo = at - gap, hi = at + gap;
+        uint64_t scanned;
+        const int64_t m = ct_filter_around(rnd() % 2 ? &ix : NULL, 0, oid, t, row0, (size_t)nc, sel, (size_t)nc, at, lo,
+                                           hi, rows, 2 * N, &scanned);
+        CHECK(m >= 0 && scanned == n, "filter_around failed (round %d)", round);
+        if (m < 0) return;
+        size_t nw = 0;
+        for (size_t i = 0; i < n; i++)
+            if (t[i] >= lo && t[i] <= hi) wo[nw] = oid[i], wt[nw++] = t[i];
+        for (int64_t i = 0; i < m; i++) {
+            CHECK(t[rows[i]] >= lo && t[rows[i]] <= hi && (!i || rows[i] > rows[i - 1]), "filter_around: bad row");
+            ro[i] = oid[rows[i]], rt[i] = t[rows[i]];
+        }
+        const int64_t ka = ct_bracket(nw, wo, wt, at, gap, a0, a1, aw, N);
+        const int64_t kb = ct_bracket((size_t)m, ro, rt, at, gap, b0, b1, bw, N);
+        int same = ka == kb;
+        for (int64_t i = 0; same && i < ka; i++)
+            same = wo[a0[i]] == ro[b0[i]] && wt[a0[i]] == rt[b0[i]] && wt[a1[i]] == rt[b1[i]] && aw[i] == bw[i];
+        CHECK(same, "filter_around: brackets differ (round %d: %lld vs %lld objects)", round, (long long)ka,
+              (long long)kb);
+    }
+    const int64_t r0[2] = {0, 1}, bad[2] = {0, 0}, one[1] = {0};
+    int64_t out[4];
+    uint64_t sc;
+    CHECK(ct_filter_around(NULL, 0, one, one, r0, 1, bad, 2, 0, 0, 0, out, 4, &sc) == CT_ERR_ARG,
+          "filter_around: chunk ids out of order accepted");
+}
+
 /* ct_filter_index takes chunks wholly inside the window without testing their rows: the same rows as
  * ct_filter, fewer rows scanned. Random sorted tracks on a coarse grid (so chunk boxes often fall inside). */
 static void test_filter_index(void)
@@ -1508,6 +1566,7 @@ int main(void)
     test_grid();
     test_decode_at();
     test_filter_index();
+    test_filter_around();
     test_regressions();
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);

@@ -144,12 +144,15 @@ def _memtable_source(store, name: str, names: list[str], req: Request, tombs: li
 
 
 def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool = True, mode: str = "chunks",
-           paths: bool = False) -> list[dict]:
+           paths: bool = False, around: int | None = None) -> list[dict]:
     """Rows matching ``req`` per time partition, each partition's rows sorted by (oid, t) and unique.
 
     Returns dicts with ``oid``, ``t`` and the ``stored`` columns. With
     ``spatial_rows=False`` the boxes and polygon prune blocks and chunks only;
     ``mode="paths"`` prunes chunks by the paths leaving them (for interpolation).
+    ``around=t`` (for interpolation, without a spatial row test) keeps of each
+    segment's rows only every object's last row before t and first row at or
+    after it, per chunk: the pair around t is always among them.
     ``paths=True`` (for interpolation) also reads the chunks on either side of
     every chunk the probe keeps, so each kept row comes with its neighbours, and
     adds ``_seq``: the row's position in its segment counted across all
@@ -232,12 +235,18 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
             plan.blocks_decoded += misses
             return arrays
 
-        if test_space:
-            t, x, y = columns(["t", "x", "y"], blocks)
+        if around is not None and not test_space:
+            oid_col, t = columns(["oid", "t"], blocks)
+            rows, scanned = _query.filter_around(oid_col, t, index.chunk_row0[s], local, around, req.lo, req.hi,
+                                                 index.c_index, index.seg_chunk0[s])
         else:
-            (t,), x, y = columns(["t"], blocks), None, None
-        rows, scanned = _query.filter_chunks(t, x, y, index.chunk_row0[s], local, req.window(space=test_space),
-                                             req.polygon if test_space else None, index.c_index, index.seg_chunk0[s])
+            if test_space:
+                t, x, y = columns(["t", "x", "y"], blocks)
+            else:
+                (t,), x, y = columns(["t"], blocks), None, None
+            rows, scanned = _query.filter_chunks(t, x, y, index.chunk_row0[s], local, req.window(space=test_space),
+                                                 req.polygon if test_space else None, index.c_index,
+                                                 index.seg_chunk0[s])
         plan.rows_scanned += scanned
         if not len(rows):
             continue

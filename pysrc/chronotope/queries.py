@@ -55,10 +55,10 @@ def _request(coll, bbox=None, time=None, polygon=None, ids=None) -> Request:
     return req
 
 
-def _rows(coll, req: Request, stored: list[str], plan: Plan | None = None) -> dict[str, np.ndarray]:
+def _rows(coll, req: Request, stored: list[str], plan: Plan | None = None, around: int | None = None) -> dict[str, np.ndarray]:
     with coll._store._lock:
         coll._store._check_open()
-        parts = select(coll, req, stored, plan if plan is not None else Plan())
+        parts = select(coll, req, stored, plan if plan is not None else Plan(), around=around)
     return coll._merge(parts, stored)
 
 
@@ -133,7 +133,8 @@ def _positions(coll, at: int, gap: int, props: list[str], oids=None) -> dict[str
     All objects, or those of the sorted codes ``oids``.
     """
     lo, hi = max(int(_I64.min), at - gap), min(int(_I64.max), at + gap)
-    rows = _rows(coll, Request(lo=lo, hi=hi, oids=oids, empty=oids is not None and not len(oids)), ["x", "y", *props])
+    rows = _rows(coll, Request(lo=lo, hi=hi, oids=oids, empty=oids is not None and not len(oids)), ["x", "y", *props],
+                 around=at)
     i0, i1, w = _query.bracket(rows["oid"], rows["t"], at, gap)
     return _interpolate(coll, rows, i0, i1, w, at, props)
 
@@ -155,7 +156,7 @@ def _positions_in(coll, at: int, gap: int, props: list[str], box) -> dict[str, n
     store = coll._store
     with store._lock:
         store._check_open()
-        parts = select(coll, req, ["x", "y", *props], Plan(), spatial_rows=False, mode="paths", paths=True)
+        parts = select(coll, req, ["x", "y", *props], Plan(), spatial_rows=False, mode="paths", paths=True, around=at)
     rows = coll._merge(parts, ["x", "y", *props, "_seq"])
     i0, i1, w = _query.bracket(rows["oid"], rows["t"], at, gap)
     seq = rows["_seq"]
