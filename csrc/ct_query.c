@@ -100,6 +100,16 @@ static inline int boxes_overlap(const ct_window *w, double x0, double y0, double
     return hit;
 }
 
+/* May a path around t_at join chunk c to a sample in another segment? Only from the last sample
+ * of an object's run (if it is at or before t_at) or to the first (if at or after t_at). */
+static inline int edge_path(const ct_stindex *ix, int64_t c, const ct_window *w)
+{
+    const uint8_t fl = ix->c_flags[c];
+    if (!fl || w->one_source) return 0;
+    if (!w->has_at || ix->c_oid_min[c] != ix->c_oid_max[c]) return 1; /* several objects: any may end here */
+    return ((fl & CT_CHUNK_RUN_END) && ix->c_t_max[c] <= w->t_at) || ((fl & CT_CHUNK_RUN_START) && ix->c_t_min[c] >= w->t_at);
+}
+
 int64_t ct_probe(const ct_stindex *ix, const ct_window *w, int mode, int64_t *out, size_t cap, ct_probe_stats *st)
 {
     if (!ix || !w || !st || w->nbox < 0 || w->nbox > 2 || mode < CT_PROBE_CHUNKS || mode > CT_PROBE_PATHS)
@@ -127,7 +137,7 @@ int64_t ct_probe(const ct_stindex *ix, const ct_window *w, int mode, int64_t *ou
         }
         for (int64_t c = c0; c < c1; c++) {
             int hit = (ix->c_t_max[c] >= w->t_lo) & (ix->c_t_min[c] <= w->t_hi);
-            if (space && !(mode == CT_PROBE_PATHS && ix->c_flags[c]))
+            if (space && !(mode == CT_PROBE_PATHS && edge_path(ix, c, w)))
                 hit &= boxes_overlap(w, ix->c_x_min[c], ix->c_y_min[c], ix->c_x_max[c], ix->c_y_max[c]);
             if (hit && w->oids) hit = holds_oid(w, ix->c_oid_min[c], ix->c_oid_max[c]);
             out[k] = c;

@@ -40,6 +40,9 @@ typedef struct {
     double box[2][4];  /* xmin, ymin, xmax, ymax */
     const int64_t *oids; /* NULL, or noids sorted object codes: a block or chunk must hold one */
     size_t noids;
+    int has_at;  /* CT_PROBE_PATHS: the time interpolated at is t_at (else every run-edge chunk passes) */
+    int64_t t_at;
+    int one_source; /* CT_PROBE_PATHS: one segment holds every row of the window: no path leaves it */
 } ct_window;
 
 /* The index of one collection: every block of every segment, segments one after another. */

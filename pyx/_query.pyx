@@ -24,10 +24,12 @@ cdef int _check(int64_t rc, what) except -1:
 
 
 cdef void _window(ct_window *w, tuple window):
-    """Fill w from (t_lo, t_hi, oid_lo, oid_hi, boxes); no object set."""
-    t_lo, t_hi, oid_lo, oid_hi, boxes = window
+    """Fill w from (t_lo, t_hi, oid_lo, oid_hi, boxes[, at[, one_source]]); no object set."""
+    t_lo, t_hi, oid_lo, oid_hi, boxes = window[:5]
     w.t_lo, w.t_hi, w.oid_lo, w.oid_hi = t_lo, t_hi, oid_lo, oid_hi
     w.oids, w.noids = NULL, 0
+    w.has_at, w.t_at = (1, window[5]) if len(window) > 5 and window[5] is not None else (0, 0)
+    w.one_source = 1 if len(window) > 6 and window[6] else 0
     w.nbox = len(boxes)
     for k, box in enumerate(boxes):
         for j in range(4):

@@ -67,6 +67,9 @@ cdef extern from "ct_query.h" nogil:
         double box[2][4]
         const int64_t *oids
         size_t noids
+        int has_at
+        int64_t t_at
+        int one_source
     ctypedef struct ct_stindex:
         size_t nblocks
         const int64_t *b_t_min

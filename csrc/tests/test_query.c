@@ -1540,6 +1540,29 @@ static void test_regressions(void)
               x0 <= -180.0f && x1 >= 350.0f,
           "antimeridian widening lost x = 350");
 
+    /* paths probe: a run-end chunk far from the box passes only while a path may leave it around t_at */
+    {
+        const int64_t bt0[1] = {0}, bt1[1] = {100}, bo0[1] = {1}, bo1[1] = {1}, c0[2] = {0, 1};
+        const double bx0[1] = {50}, bx1[1] = {51}, by0[1] = {50}, by1[1] = {51};
+        const int64_t ct0[1] = {0}, ct1[1] = {40}, co0[1] = {1}, co1[1] = {1};
+        const float fx0[1] = {50}, fx1[1] = {51}, fy0[1] = {50}, fy1[1] = {51};
+        const uint8_t cf[1] = {CT_CHUNK_RUN_END};
+        ct_stindex pix = {1, bt0, bt1, bo0, bo1, bx0, bx1, by0, by1, c0, NULL, ct0, ct1, co0, co1, fx0, fx1, fy0, fy1, cf};
+        ct_window pw;
+        memset(&pw, 0, sizeof pw);
+        pw.t_lo = 30, pw.t_hi = 60, pw.oid_lo = INT64_MIN, pw.oid_hi = INT64_MAX, pw.nbox = 1;
+        pw.box[0][0] = pw.box[0][1] = 0, pw.box[0][2] = pw.box[0][3] = 1;
+        int64_t got[1];
+        ct_probe_stats pst;
+        CHECK(ct_probe(&pix, &pw, CT_PROBE_PATHS, got, 1, &pst) == 1, "paths: run-end chunk without t_at pruned");
+        pw.has_at = 1, pw.t_at = 45;
+        CHECK(ct_probe(&pix, &pw, CT_PROBE_PATHS, got, 1, &pst) == 1, "paths: run end before t_at pruned");
+        pw.t_at = 35;
+        CHECK(ct_probe(&pix, &pw, CT_PROBE_PATHS, got, 1, &pst) == 0, "paths: run end after t_at kept");
+        pw.t_at = 45, pw.one_source = 1;
+        CHECK(ct_probe(&pix, &pw, CT_PROBE_PATHS, got, 1, &pst) == 0, "paths: one source kept an edge chunk");
+    }
+
     ct_grid_spec g;
     memset(&g, 0, sizeof g);
     g.time = 1, g.bucket = 1, g.b0 = -1, g.nt = 4;

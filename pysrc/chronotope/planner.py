@@ -153,9 +153,9 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
     ``around=t`` (for interpolation, without a spatial row test) keeps of each
     segment's rows only every object's last row before t and first row at or
     after it, per chunk: the pair around t is always among them.
-    ``paths=True`` (for interpolation) also reads the chunks on either side of
-    every chunk the probe keeps, so each kept row comes with its neighbours, and
-    adds ``_seq``: the row's position in its segment counted across all
+    ``paths=True`` (for interpolation) also reads the chunk after every chunk the
+    probe keeps whose path may go on in it, so a kept sample comes with the next
+    one, and adds ``_seq``: the row's position in its segment counted across all
     segments (consecutive values are consecutive rows of one segment), or -1
     for unflushed rows and rows of merged partitions (read in full).
     """
@@ -197,12 +197,17 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
     plan.merged_partitions = sorted(merged)
     no_space = live[np.isin(index.seg_part[live], list(merged))] if merged else None
 
-    chunks, st = index.probe(req.window(), mode, no_space, req.oids)
+    # one segment and no unflushed rows in the interval: no path can join two sources
+    one_source = len(live) == 1 and mem is None
+    chunks, st = index.probe(req.window() + (around, one_source), mode, no_space, req.oids)
     if paths and len(chunks):
+        # the sample after a kept one may open the next chunk: add it, unless the chunk holds one
+        # object and a sample at or after the time (then that sample is in the chunk itself)
         seg = np.searchsorted(index.seg_chunk0, chunks, side="right") - 1
-        before = chunks[chunks - 1 >= index.seg_chunk0[seg]] - 1
-        after = chunks[chunks + 1 < index.seg_chunk0[seg + 1]] + 1
-        chunks = _distinct(np.sort(np.concatenate([chunks, before, after])))
+        c = index.chunks
+        open_end = (c["oid_min"][chunks] != c["oid_max"][chunks]) | (c["t_max"][chunks] < (around if around is not None else req.hi))
+        nxt = chunks[open_end & (chunks + 1 < index.seg_chunk0[seg + 1])] + 1
+        chunks = _distinct(np.sort(np.concatenate([chunks, nxt])))
     plan.blocks_considered = int(st["blocks_matched"])
     plan.chunks_considered, plan.chunks_matched = int(st["chunks_considered"]), int(st["chunks_matched"])
     row_bytes = 8 * len(need)

@@ -144,9 +144,9 @@ def _positions_in(coll, at: int, gap: int, props: list[str], box) -> dict[str, n
 
     The probe keeps the chunks whose paths may cross the box (a chunk's box
     covers the step to each object's next sample; chunks that start or end an
-    object's run in a segment are always kept) and their neighbours, so every
-    object whose position is in the box has its two samples around ``at`` among
-    the rows read. A pair of rows that are consecutive in one segment, or that
+    object's run in a segment are always kept) and, where the path may go on
+    there, the chunk after each, so every object whose position is in the box
+    has its two samples around ``at`` among the rows read. A pair of rows that are consecutive in one segment, or that
     both come from one partition read in full, is such a pair; objects left with
     any other pair (across segments, or rows missing in between) are read again
     in full, by object.
