@@ -2,9 +2,9 @@
 
 Level 1 is every codec block's summary (object range, time range, bounding
 box); level 2, inside each block, chunks of ``CHUNK_ROWS`` rows with their time
-range and a float32 bounding box that also covers the path to the object's next
-sample. Both levels are flat arrays over all segments, one after another, so a
-probe is one C call (:func:`chronotope._query.probe`) whatever the number of
+and object ranges, run-edge flags and a float32 bounding box that also covers
+the path to the object's next sample. Both levels are flat arrays over all segments, one after another, so a
+probe is one C call (:meth:`chronotope._query.Index.probe`) whatever the number of
 segments; docs/architecture.md explains the choice and its measured costs.
 
 The index is rebuilt from the segments' footers (no data decoded) whenever the
@@ -48,10 +48,13 @@ class SpaceTimeIndex:
     """Index over ``segments`` (a list of (manifest entry, Segment)) of one collection.
 
     Attributes: ``segments``; ``blocks`` and ``chunks`` (dicts of flat arrays,
-    see :func:`chronotope._query.probe`); ``seg_block0`` / ``seg_chunk0`` (where
+    see :class:`chronotope._query.Index`), held in C by ``c_index``; ``seg_block0`` / ``seg_chunk0`` (where
     each segment's blocks / chunks start, one extra entry at the end);
     ``chunk_block`` (global chunk -> block within its segment); ``chunk_row0``
-    (per segment: first row of each of its chunks, then the segment's rows).
+    (per segment: first row of each of its chunks, then the segment's rows);
+    ``seg_row0`` (where each segment's rows start, counted over all segments);
+    per segment ``seg_t_min``, ``seg_t_max``, ``seg_part`` and ``seg_overlap``
+    (its partition has segments that overlap in time).
     """
 
     def __init__(self, segments: list, geographic: bool):
@@ -59,7 +62,7 @@ class SpaceTimeIndex:
         empty_i, empty_f = np.empty(0, np.int64), np.empty(0, np.float64)
         blocks = {f: [empty_f if f[0] in "xy" else empty_i] for f in SUMMARY_FIELDS}
         chunks = {f: [] for f in CHUNK_FIELDS}
-        chunk_block, self.chunk_row0 = [empty_i], []
+        chunk_block, self.chunk_row0, chunks_per_block = [empty_i], [], [empty_i]
         nblocks, nchunks = [0], [0]
         for _, seg in segments:  # one step per segment when the segment set changes, never per query
             for f in SUMMARY_FIELDS:
@@ -73,6 +76,7 @@ class SpaceTimeIndex:
             within = np.arange(len(block_of), dtype=np.int64) - first[block_of]
             self.chunk_row0.append(np.append(seg.block_starts[block_of] + within * seg.chunk_rows, seg.rows))
             chunk_block.append(block_of)
+            chunks_per_block.append(per_block.astype(np.int64))
             nblocks.append(seg.nblocks)
             nchunks.append(len(block_of))
         dtypes = {"t_min": np.int64, "t_max": np.int64, "oid_min": np.int64, "oid_max": np.int64, "flags": np.uint8}
@@ -83,21 +87,14 @@ class SpaceTimeIndex:
         self.seg_row0 = np.cumsum([0] + [seg.rows for _, seg in segments]).astype(np.int64)
         self.seg_chunk0 = np.cumsum(nchunks).astype(np.int64)
         self.chunk_block = np.concatenate(chunk_block)
-        self.blocks["chunk0"] = self._block_chunk0(segments)
+        self.blocks["chunk0"] = np.concatenate([[0], np.cumsum(np.concatenate(chunks_per_block))]).astype(np.int64)
         self.blocks["space"] = np.ones(len(self.blocks["t_min"]), dtype=np.uint8)
         self.c_index = _query.Index(self.blocks, self.chunks)
-        self.rows = int(sum(seg.rows for _, seg in segments))
         # per segment, for the planner's vectorized choice of sources
         field = lambda k: np.array([e[k] for e, _ in segments], dtype=np.int64)  # noqa: E731
         self.seg_t_min, self.seg_t_max, self.seg_part = field("t_min"), field("t_max"), field("partition")
-        self.seg_lsn_max = field("lsn_max")
         # segments of partitions where two segments overlap in time (one (oid, t) may be written twice)
         self.seg_overlap = _overlapping_partitions(self.seg_part, self.seg_t_min, self.seg_t_max)
-
-    def _block_chunk0(self, segments) -> np.ndarray:
-        per_block = [(seg.summary["rows"] + (seg.chunk_rows - 1)) // seg.chunk_rows for _, seg in segments]
-        counts = np.concatenate(per_block) if per_block else np.empty(0, np.int64)
-        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
     @property
     def nbytes(self) -> int:
