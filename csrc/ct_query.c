@@ -221,16 +221,34 @@ static size_t filter_range(const int64_t *t, const double *x, const double *y, i
 /* chunks whose rows the filter asks memory for ahead of testing them */
 #define CT_PREFETCH_CHUNKS 6
 
-/* Does chunk c's summary lie wholly inside the window (time and one of the boxes)? Never with a polygon. */
-static inline int chunk_inside(const ct_stindex *ix, int64_t c, const ct_window *w, const ct_polygon *poly)
+/* What the filter must test of chunk c's rows, from its summary: CT_TEST_ALL, nothing
+ * (CT_TAKE_ALL: wholly inside the window and one box), only the boxes (time inside)
+ * or only the time (inside one box). Always CT_TEST_ALL with a polygon or no index. */
+enum { CT_TEST_ALL = 0, CT_TAKE_ALL = 1, CT_TEST_SPACE = 2, CT_TEST_TIME = 3 };
+
+static inline int chunk_test(const ct_stindex *ix, int64_t c, const ct_window *w, const ct_polygon *poly)
 {
-    if (!ix || poly || ix->c_t_min[c] < w->t_lo || ix->c_t_max[c] > w->t_hi) return 0;
-    if (!w->nbox) return 1;
+    if (!ix || poly) return CT_TEST_ALL;
+    const int time_in = ix->c_t_min[c] >= w->t_lo && ix->c_t_max[c] <= w->t_hi;
+    int space_in = !w->nbox;
     const double x0 = ix->c_x_min[c], x1 = ix->c_x_max[c], y0 = ix->c_y_min[c], y1 = ix->c_y_max[c];
-    int in = 0;
     for (int b = 0; b < w->nbox; b++)
-        in |= (x0 >= w->box[b][0]) & (x1 <= w->box[b][2]) & (y0 >= w->box[b][1]) & (y1 <= w->box[b][3]);
-    return in;
+        space_in |= (x0 >= w->box[b][0]) & (x1 <= w->box[b][2]) & (y0 >= w->box[b][1]) & (y1 <= w->box[b][3]);
+    return time_in && space_in ? CT_TAKE_ALL : time_in ? CT_TEST_SPACE : space_in ? CT_TEST_TIME : CT_TEST_ALL;
+}
+
+/* Rows [s, e) whose x, y lie in one of the boxes (their time is known to pass). */
+static size_t filter_space(const double *x, const double *y, int64_t s, int64_t e, const ct_window *w, int64_t *out,
+                           size_t k)
+{
+    for (int64_t i = s; i < e; i++) {
+        int in = 0;
+        for (int b = 0; b < w->nbox; b++)
+            in |= (x[i] >= w->box[b][0]) & (x[i] <= w->box[b][2]) & (y[i] >= w->box[b][1]) & (y[i] <= w->box[b][3]);
+        out[k] = i;
+        k += (size_t)in;
+    }
+    return k;
 }
 
 int64_t ct_filter_index(const ct_stindex *ix, int64_t chunk_base, const int64_t *t, const double *x, const double *y,
@@ -254,22 +272,31 @@ int64_t ct_filter_index(const ct_stindex *ix, int64_t chunk_base, const int64_t 
                 if (y) __builtin_prefetch(y + r);
             }
         }
-        /* coalesce runs of consecutive chunks of one kind (tested, or wholly inside) into one row range */
+        /* coalesce runs of consecutive chunks that need the same test into one row range */
         const int64_t c = chunks[j];
         if (c < 0 || (size_t)c >= nchunks) return CT_ERR_ARG;
-        const int inside = chunk_inside(ix, chunk_base + c, w, poly);
+        const int test = chunk_test(ix, chunk_base + c, w, poly);
         int64_t last = c;
         j++;
         while (j < nsel && (size_t)last + 1 < nchunks && chunks[j] == last + 1 &&
-               chunk_inside(ix, chunk_base + chunks[j], w, poly) == inside)
+               chunk_test(ix, chunk_base + chunks[j], w, poly) == test)
             last = chunks[j++];
         const int64_t s = row0[c], e = row0[last + 1];
         if (s < 0 || e < s) return CT_ERR_ARG;
         if ((size_t)(e - s) > cap - k) return CT_ERR_ARG;
-        if (inside) { /* every row passes: no need to read them */
+        if (test == CT_TAKE_ALL) { /* every row passes: no need to read them */
             for (int64_t i = s; i < e; i++) out[k++] = i;
+            continue;
+        }
+        scanned += (uint64_t)(e - s);
+        if (test == CT_TEST_SPACE) {
+            k = filter_space(x, y, s, e, w, out, k);
+        } else if (test == CT_TEST_TIME) {
+            for (int64_t i = s; i < e; i++) {
+                out[k] = i;
+                k += (size_t)((t[i] >= w->t_lo) & (t[i] <= w->t_hi));
+            }
         } else {
-            scanned += (uint64_t)(e - s);
             k = filter_range(t, x, y, s, e, w, poly, out, k);
         }
     }
