@@ -714,3 +714,18 @@ def test_paths_that_cross_a_box_between_samples(tmp_path, geographic):
         qo.check_nearest(c.nearest(centre[0], centre[1], k=k, at=at, max_gap=gap), o, centre[0], centre[1], k=k, at=at,
                          max_gap=gap)
     db.close()
+
+
+def test_interpolation_skips_deleted_samples(tmp_store):
+    # the samples around the time are deleted after the flush: the pair is then the next ones out
+    c = tmp_store.create_collection("c", max_gap="10m")
+    t = BASE + np.arange(5) * MIN
+    c.append(np.full(5, 7), t, np.arange(5.0), np.zeros(5))
+    tmp_store.flush()
+    c.delete(7, time=(t[1], t[3]))  # a tombstone newer than the segment
+    at = t[2] + MIN // 2
+    snap = c.snapshot(at=at)
+    assert snap["object_id"].tolist() == [7] and snap["x"].tolist() == [2.5]
+    near = c.nearest(2.0, 0.0, k=1, at=at)
+    assert near["x"].tolist() == [2.5]
+    qo.check_snapshot(c.snapshot(at=at), qo.Oracle.of(c), at)

@@ -240,7 +240,9 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
             plan.blocks_decoded += misses
             return arrays
 
-        if around is not None and not test_space:
+        live = [tb for tb in tombs if tb["lsn"] > entry["lsn_max"]]
+        # keeping only the rows around `around` is exact unless deletes may remove some of them
+        if around is not None and not test_space and not live:
             oid_col, t = columns(["oid", "t"], blocks)
             rows, scanned = _query.filter_around(oid_col, t, index.chunk_row0[s], local, around, req.lo, req.hi,
                                                  index.c_index, index.seg_chunk0[s])
@@ -256,7 +258,6 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
         if not len(rows):
             continue
         used = _distinct(rows // seg.rows_per_block)
-        live = [tb for tb in tombs if tb["lsn"] > entry["lsn_max"]]
         if req.oids is not None or live:
             oid = columns(["oid"], used)[0][rows]
             keep = np.ones(len(rows), dtype=bool)
