@@ -23,8 +23,16 @@ def store(tmp_path_factory):
     return path
 
 
-def test_codecs_table_is_the_main_job():
+def test_the_demo_is_the_main_job():
     out = run().stdout
+    assert "172,679 points of 140 objects" in out
+    for what in ("box x 6 h", "10 nearest objects at t", "snapshot at t", "counts on a 0.01 deg grid"):
+        assert what in out
+    assert "strategy: index" in out
+
+
+def test_codecs_table():
+    out = run("codecs", "--repeat", "1").stdout
     assert "bytes per point" in out and "compact" in out and "fast" in out
 
 

@@ -1,8 +1,10 @@
 """The ``chronotope`` command line.
 
-``chronotope codecs`` (also what a bare ``chronotope`` runs) encodes the
-bundled real AIS sample (or a file of your own) with both codec modes and
-prints a size and speed table. The store commands work on a store directory:
+``chronotope demo`` (also what a bare ``chronotope`` runs) loads the bundled
+real AIS sample into an embedded store and runs every query kind on it,
+printing answers and latencies. ``chronotope codecs`` encodes the sample (or a
+file of your own) with both codec modes and prints a size and speed table.
+The store commands work on a store directory:
 ``ingest``, ``stats``, ``verify``, ``compact``, ``prune``, ``migrate``,
 ``export``, ``query`` and ``inspect``. ``serve`` arrives with the REST API.
 """
@@ -92,6 +94,47 @@ def _cmd_codecs(args: argparse.Namespace) -> int:
     if missing:
         raise ChronotopeError(f"{label}: missing columns {missing}")
     print(_codec_table(label, cols, args.repeat))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import chronotope as ct
+
+    label, cols = _load(None)
+    with tempfile.TemporaryDirectory(prefix="chronotope-demo-") as tmp:
+        path = Path(args.store) if args.store else Path(tmp) / "store"
+        start = time.perf_counter()
+        with ct.open(path) as db:
+            name = "ais"
+            coll = db.collection(name) if name in db.collections() else db.create_collection(name)
+            coll.append(cols["object_id"], cols["t"], cols["x"], cols["y"])
+            db.flush()
+            took = time.perf_counter() - start
+            st = db.stats()["collections"][name]
+            print(f"{label}\nstore {path}: {st['points']:,} points of {st['objects']} objects in {took:.2f} s, "
+                  f"{st['bytes_on_disk']:,} bytes on disk, index {st['index_bytes']:,} bytes")
+            mid = int(np.median(cols["t"]))
+            hour = 3_600_000_000_000
+            box, window = (-74.05, 40.60, -74.00, 40.70), (mid - 3 * hour, mid + 3 * hour)
+            first = int(cols["object_id"][0])
+            runs = [
+                ("box x 6 h", lambda: coll.query(bbox=box, time=window)),
+                ("polygon x 6 h", lambda: coll.query(polygon=[[(-74.05, 40.60), (-74.00, 40.60), (-74.02, 40.70)]],
+                                                     time=window)),
+                ("10 nearest objects at t", lambda: coll.nearest(-74.02, 40.65, k=10, at=mid)),
+                ("10 nearest samples in 1 h", lambda: coll.nearest(-74.02, 40.65, k=10, time=(mid, mid + hour))),
+                ("snapshot at t", lambda: coll.snapshot(at=mid)),
+                (f"track of {first}, simplified 25 m", lambda: coll.track(first, simplify=25.0, derive=True)),
+                ("counts on a 0.01 deg grid x 1 h", lambda: coll.aggregate(cell=0.01, bucket="1h", bbox=box)),
+            ]
+            print(f"\n{'query':<36} {'rows':>8} {'median':>12}")
+            for what, run in runs:
+                out = run()
+                rows = int(out.count.sum()) if hasattr(out, "count") else len(out)
+                print(f"{what:<36} {rows:>8,} {_median_seconds(run, args.repeat) * 1e6:>9.0f} µs")
+            print(f"\nplan of the box query:\n{coll.explain(bbox=box, time=window)}")
     return 0
 
 
@@ -243,6 +286,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chronotope", description="chronotope: storage for moving objects and their history")
     p.add_argument("--version", action="version", version=f"chronotope {__version__}")
     sub = p.add_subparsers(dest="command")
+    d = sub.add_parser("demo", help="load the bundled AIS sample into a store and run every query kind on it")
+    d.add_argument("--store", help="store directory (default: a temporary one, removed afterwards)")
+    d.add_argument("--repeat", type=int, default=20, help="timed runs per query (median; default 20)")
+    d.set_defaults(func=_cmd_demo)
     c = sub.add_parser("codecs", help="encode a track sample with both codec modes and print sizes and speeds")
     c.add_argument("file", nargs="?", help=".traj, AIS .csv (optionally .gz) or .npz; default: the bundled sample")
     c.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median; default 5)")
@@ -291,8 +338,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command is None:  # the main job at this stage
-        args = parser.parse_args(["codecs", *(argv or [])])
+    if args.command is None:  # the main job: the demo on an embedded store
+        args = parser.parse_args(["demo", *(argv or [])])
     if getattr(args, "repeat", 1) < 1:
         parser.error("--repeat must be at least 1")
     if getattr(args, "batch", 1) < 1:
