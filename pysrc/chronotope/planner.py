@@ -28,6 +28,7 @@ import numpy as np
 from chronotope import _query
 from chronotope._sort import sort_pairs
 from chronotope.merge import dedup_last, tombstone_mask
+from chronotope.segment import CHUNK_ROWS
 
 __all__ = ["Plan", "Request", "select"]
 
@@ -205,14 +206,15 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
         # object and a sample at or after the time (then that sample is in the chunk itself)
         seg = np.searchsorted(index.seg_chunk0, chunks, side="right") - 1
         c = index.chunks
-        open_end = (c["oid_min"][chunks] != c["oid_max"][chunks]) | (c["t_max"][chunks] < (around if around is not None else req.hi))
+        until = around if around is not None else req.hi
+        open_end = (c["oid_min"][chunks] != c["oid_max"][chunks]) | (c["t_max"][chunks] < until)
         nxt = chunks[open_end & (chunks + 1 < index.seg_chunk0[seg + 1])] + 1
         chunks = _distinct(np.sort(np.concatenate([chunks, nxt])))
     plan.blocks_considered = int(st["blocks_matched"])
     plan.chunks_considered, plan.chunks_matched = int(st["chunks_considered"]), int(st["chunks_matched"])
     row_bytes = 8 * len(need)
     budget = cache.budget
-    keep_in_cache = len(chunks) * 64 * row_bytes <= budget // 2
+    keep_in_cache = len(chunks) * CHUNK_ROWS * row_bytes <= budget // 2
     scratch = None if keep_in_cache else {}  # the scan strategy's private decoded columns
     plan.strategy = "index" if keep_in_cache else "scan"
     plan.reason = ("the chunks to read fit the decoded-block cache" if keep_in_cache else

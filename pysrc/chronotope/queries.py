@@ -218,13 +218,13 @@ def nearest(coll, x, y, k=10, at=None, time=None, max_gap=None, columns=None) ->
     if at is not None:
         t, gap, props = to_ns(at, "at"), _max_gap(coll, max_gap), _props(coll, want)
         # only the objects whose paths may cross the box are read and interpolated
-        r = _first_radius(coll, index, t - gap, t + gap, 32 * k, span, geographic)
+        r = _first_radius(index, t - gap, t + gap, 32 * k, geographic)
         out = _widen(qx, qy, k, r, span, geographic, lambda box: _positions(coll, t, gap, props) if box is None
                      else _positions_in(coll, t, gap, props, box))
         return coll._result(out, [*want, "distance"])
     lo, hi = _time(time)
     stored = ["x", "y", *_props(coll, want)]
-    r = _first_radius(coll, index, lo, hi, k, span, geographic)
+    r = _first_radius(index, lo, hi, k, geographic)
     out = _widen(qx, qy, k, r, span, geographic,
                  lambda box: _rows(coll, Request(lo=lo, hi=hi, bbox=box, boxes=boxes_of(box)), stored))
     return coll._result(out, [*want, "distance"])
@@ -261,7 +261,7 @@ def _extent(index, geographic: bool) -> float:
     return math.hypot(float(b["x_max"].max() - b["x_min"].min()), float(b["y_max"].max() - b["y_min"].min()))
 
 
-def _first_radius(coll, index, lo, hi, k, span, geographic) -> float:
+def _first_radius(index, lo, hi, k, geographic) -> float:
     """A first search radius expected to hold about 4k samples, from the block summaries."""
     b = index.blocks
     live = (b["t_max"] >= lo) & (b["t_min"] <= hi)
