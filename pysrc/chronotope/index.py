@@ -53,8 +53,8 @@ class SpaceTimeIndex:
     ``chunk_block`` (global chunk -> block within its segment); ``chunk_row0``
     (per segment: first row of each of its chunks, then the segment's rows);
     ``seg_row0`` (where each segment's rows start, counted over all segments);
-    per segment ``seg_t_min``, ``seg_t_max``, ``seg_part`` and ``seg_overlap``
-    (its partition has segments that overlap in time).
+    per segment ``seg_t_min``, ``seg_t_max``, ``seg_part``, ``seg_rows``,
+    ``seg_bbox`` and ``seg_overlap`` (its partition has segments that overlap in time).
     """
 
     def __init__(self, segments: list, geographic: bool):
@@ -93,6 +93,9 @@ class SpaceTimeIndex:
         # per segment, for the planner's vectorized choice of sources
         field = lambda k: np.array([e[k] for e, _ in segments], dtype=np.int64)  # noqa: E731
         self.seg_t_min, self.seg_t_max, self.seg_part = field("t_min"), field("t_max"), field("partition")
+        self.seg_rows = field("rows")
+        boxes = np.array([e["bbox"] or [np.inf, np.inf, -np.inf, -np.inf] for e, _ in segments], dtype=np.float64)
+        self.seg_bbox = boxes.reshape(-1, 4)  # xmin, ymin, xmax, ymax per segment
         # segments of partitions where two segments overlap in time (one (oid, t) may be written twice)
         self.seg_overlap = _overlapping_partitions(self.seg_part, self.seg_t_min, self.seg_t_max)
 

@@ -221,7 +221,10 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
                    "the chunks to read exceed half the decoded-block cache: blocks decoded without caching")
 
     seg_of = np.searchsorted(index.seg_chunk0, chunks, side="right") - 1
-    cuts = np.concatenate([[0], np.flatnonzero(np.diff(seg_of)) + 1, [len(chunks)]])
+    if not len(chunks) or seg_of[0] == seg_of[-1]:  # the common case: one segment
+        cuts = [0, len(chunks)]
+    else:
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(seg_of)) + 1, [len(chunks)]])
     found: dict[int, list] = {}
     for a, b in zip(cuts[:-1], cuts[1:]):  # one step per segment with candidate chunks
         if a == b:

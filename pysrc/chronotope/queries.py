@@ -262,16 +262,16 @@ def _extent(index, geographic: bool) -> float:
 
 
 def _first_radius(index, lo, hi, k, geographic) -> float:
-    """A first search radius expected to hold about 4k samples, from the block summaries."""
-    b = index.blocks
-    live = (b["t_max"] >= lo) & (b["t_min"] <= hi)
-    rows = int(b["rows"][live].sum())
+    """A first search radius expected to hold about 4k samples, from the segments' extents."""
+    live = (index.seg_t_max >= lo) & (index.seg_t_min <= hi)
+    rows = int(index.seg_rows[live].sum())
     if not rows:
         return math.inf
-    w = float(b["x_max"][live].max() - b["x_min"][live].min())
-    h = float(b["y_max"][live].max() - b["y_min"][live].min())
+    box = index.seg_bbox[live]
+    w = float(box[:, 2].max() - box[:, 0].min())
+    h = float(box[:, 3].max() - box[:, 1].min())
     if geographic:
-        mid = math.radians(float((b["y_max"][live].max() + b["y_min"][live].min()) / 2))
+        mid = math.radians(float((box[:, 3].max() + box[:, 1].min()) / 2))
         w, h = w * (EARTH_RADIUS_M * math.pi / 180) * max(math.cos(mid), 0.01), h * (EARTH_RADIUS_M * math.pi / 180)
     area = max(w * h, 1e-12)
     r = math.sqrt(area * min(1.0, 4.0 * k / rows) / math.pi)
