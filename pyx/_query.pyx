@@ -205,6 +205,28 @@ cdef class Index:
                           "chunks_considered": st.chunks_considered, "chunks_matched": st.chunks_matched}
 
 
+cdef size_t _chunk_rows(const int64_t[::1] row0, const int64_t[::1] chunks, size_t nt) except? 0:
+    """Rows of the selected chunks (bad chunk ids are left for the C call to refuse); checks row0."""
+    cdef size_t nch = row0.shape[0] - 1 if row0.shape[0] else 0, j, rows = 0
+    cdef int64_t c
+    if row0.shape[0] < 1 or row0[nch] > <int64_t> nt:
+        raise ValueError("filter: chunk rows exceed the columns")
+    for j in range(chunks.shape[0]):
+        c = chunks[j]
+        if 0 <= c < <int64_t> nch:
+            rows += <size_t> (row0[c + 1] - row0[c])
+    return rows
+
+
+cdef const ct_stindex *_segment_index(Index index, int64_t chunk_base, size_t nch) except? NULL:
+    """The index's C struct for a segment whose chunks start at chunk_base (NULL without an index)."""
+    if index is None:
+        return NULL
+    if chunk_base < 0 or <size_t> chunk_base + nch > index.nchunks:
+        raise ValueError("filter: the segment's chunks are not in the index")
+    return &index.ix
+
+
 def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int64_t[::1] chunks,
                   tuple window, Polygon polygon=None, Index index=None, int64_t chunk_base=0):
     """Rows of the given chunks (local ids; row0 has nchunks + 1 entries) that pass the window and polygon.
@@ -226,20 +248,8 @@ def filter_chunks(const int64_t[::1] t, x, y, const int64_t[::1] row0, const int
             raise ValueError("filter: columns differ in length")
         if nt:
             xp, yp = &xv[0], &yv[0]
-    if row0.shape[0] < 1 or row0[nch] > <int64_t> nt:
-        raise ValueError("filter: chunk rows exceed the columns")
-    cdef const ct_stindex *ixp = NULL
-    if index is not None:
-        if chunk_base < 0 or <size_t> chunk_base + nch > index.nchunks:
-            raise ValueError("filter: the segment's chunks are not in the index")
-        ixp = &index.ix
-    # room for every row of the selected chunks (bad chunk ids are left for the C call to refuse)
-    cdef size_t j, cap = 0
-    cdef int64_t c
-    for j in range(nsel):
-        c = chunks[j]
-        if 0 <= c < <int64_t> nch:
-            cap += <size_t> (row0[c + 1] - row0[c])
+    cdef size_t cap = _chunk_rows(row0, chunks, nt)  # room for every row of the selected chunks
+    cdef const ct_stindex *ixp = _segment_index(index, chunk_base, nch)
     out = np.empty(cap, dtype=np.int64)
     cdef int64_t[::1] o = out
     cdef uint64_t scanned = 0
@@ -261,19 +271,8 @@ def filter_around(const int64_t[::1] oid, const int64_t[::1] t, const int64_t[::
     cdef size_t nt = t.shape[0], nsel = chunks.shape[0], nch = row0.shape[0] - 1 if row0.shape[0] else 0
     if oid.shape[0] != nt:
         raise ValueError("filter: columns differ in length")
-    if row0.shape[0] < 1 or row0[nch] > <int64_t> nt:
-        raise ValueError("filter: chunk rows exceed the columns")
-    cdef const ct_stindex *ixp = NULL
-    if index is not None:
-        if chunk_base < 0 or <size_t> chunk_base + nch > index.nchunks:
-            raise ValueError("filter: the segment's chunks are not in the index")
-        ixp = &index.ix
-    cdef size_t j, rows = 0
-    cdef int64_t c
-    for j in range(nsel):
-        c = chunks[j]
-        if 0 <= c < <int64_t> nch:
-            rows += <size_t> (row0[c + 1] - row0[c])
+    cdef size_t rows = _chunk_rows(row0, chunks, nt)
+    cdef const ct_stindex *ixp = _segment_index(index, chunk_base, nch)
     cdef size_t cap = 2 * rows
     out = np.empty(cap, dtype=np.int64)
     cdef int64_t[::1] o = out
