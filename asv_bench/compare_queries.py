@@ -524,7 +524,18 @@ def compare(kind: str, got: Columns, want: Columns) -> Optional[str]:
 # -------------------------------------------------------------------------- peers
 
 
-class NumpyScan:
+class Interpolating:
+    """Snapshot and nearest-at-a-time from a peer's ``_positions(at)`` (every object's row at ``at``)."""
+
+    def snapshot(self, q):
+        return self._positions(q[0])
+
+    def knn_at(self, q):
+        x0, y0, at = q
+        return nearest_of(self._positions(at), x0, y0, K)
+
+
+class NumpyScan(Interpolating):
     """Full scans with boolean masks over the columns in (object, t) order."""
 
     name = PEER_NAMES["numpy"]
@@ -559,20 +570,13 @@ class NumpyScan:
         idx = np.flatnonzero((c["t"] >= at - MAX_GAP_NS) & (c["t"] <= at + MAX_GAP_NS))
         return positions_from_rows(c["object_id"][idx], c["t"][idx], c["x"][idx], c["y"][idx], at)
 
-    def snapshot(self, q):
-        return self._positions(q[0])
-
-    def knn_at(self, q):
-        x0, y0, at = q
-        return nearest_of(self._positions(at), x0, y0, K)
-
     def track(self, q):
         oid, t0, t1 = q
         c = self.c
         return rows_of(c, np.flatnonzero((c["object_id"] == oid) & (c["t"] >= t0) & (c["t"] <= t1)))
 
 
-class TimeSorted:
+class TimeSorted(Interpolating):
     """The columns in arrival order (sorted by t): the time window by binary search, masks inside it."""
 
     name = PEER_NAMES["tsorted"]
@@ -614,20 +618,13 @@ class TimeSorted:
         order = np.lexsort((t, o))
         return positions_from_rows(o[order], t[order], c["x"][lo:hi][order], c["y"][lo:hi][order], at)
 
-    def snapshot(self, q):
-        return self._positions(q[0])
-
-    def knn_at(self, q):
-        x0, y0, at = q
-        return nearest_of(self._positions(at), x0, y0, K)
-
     def track(self, q):
         oid, t0, t1 = q
         lo, hi = self._window(t0, t1)
         return rows_of(self.c, lo + np.flatnonzero(self.c["object_id"][lo:hi] == oid))
 
 
-class ObjectSorted:
+class ObjectSorted(Interpolating):
     """Per-object sorted arrays: the columns by (object, t), each object's row range and time span."""
 
     name = PEER_NAMES["objsorted"]
@@ -673,13 +670,6 @@ class ObjectSorted:
         xp, yp = c["x"][prv], c["y"][prv]
         return {"object_id": self.ids[alive][ok], "t": np.full(len(prv), at, dtype=np.int64),
                 "x": xp + (c["x"][nxt] - xp) * frac, "y": yp + (c["y"][nxt] - yp) * frac}
-
-    def snapshot(self, q):
-        return self._positions(q[0])
-
-    def knn_at(self, q):
-        x0, y0, at = q
-        return nearest_of(self._positions(at), x0, y0, K)
 
     def track(self, q):
         oid, t0, t1 = q
