@@ -27,7 +27,7 @@ enum { CT_CHUNK_RUN_START = 1, CT_CHUNK_RUN_END = 2 };
 /* Probe modes. */
 enum {
     CT_PROBE_CHUNKS = 0, /* block and chunk tests: the index strategy */
-    CT_PROBE_BLOCKS = 1, /* block tests only, every chunk of a passing block: the scan strategy */
+    CT_PROBE_BLOCKS = 1, /* block tests only, every chunk of a passing block (time-only windows of a partition or more) */
     CT_PROBE_PATHS = 2   /* for interpolation: space tested on chunks only, run-edge chunks always pass */
 };
 

@@ -65,6 +65,7 @@ class Plan:
 
     strategy: str = "index"
     reason: str = ""
+    probe: str = "chunks"
     segments: int = 0
     segments_considered: int = 0
     blocks: int = 0
@@ -83,7 +84,7 @@ class Plan:
 
     def __str__(self) -> str:
         lines = [
-            f"strategy: {self.strategy} ({self.reason})",
+            f"strategy: {self.strategy} ({self.reason}); {self.probe} probe",
             f"segments: {self.segments_considered} of {self.segments} overlap the query",
             f"blocks:   {self.blocks_considered} of {self.blocks} pass their summaries; "
             f"{self.blocks_decoded} decoded, {self.cache_hits} found in the cache",
@@ -200,7 +201,11 @@ def select(coll, req: Request, stored: list[str], plan: Plan, spatial_rows: bool
 
     # one segment and no unflushed rows in the interval: no path can join two sources
     one_source = len(live) == 1 and mem is None
-    chunks, st = index.probe(req.window() + (around, one_source), mode, no_space, req.oids)
+    # with only time to test and a window of a partition or more, the chunk level would keep nearly
+    # every chunk of the blocks that pass: probe the blocks only
+    whole = mode == "chunks" and not req.spatial and req.oids is None and req.hi - req.lo >= coll._meta["partition_ns"]
+    plan.probe = "blocks" if whole else mode
+    chunks, st = index.probe(req.window() + (around, one_source), plan.probe, no_space, req.oids)
     if paths and len(chunks):
         # the sample after a kept one may open the next chunk: add it, unless the chunk holds one
         # object and a sample at or after the time (then that sample is in the chunk itself)
