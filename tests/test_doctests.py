@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["chronotope.codec", "chronotope.errors", "chronotope.loaders", "chronotope.datasets"]
+MODULES = ["chronotope.codec", "chronotope.errors", "chronotope.loaders", "chronotope.datasets", "chronotope.spatial",
+           "chronotope.cache", "chronotope_api.settings"]
 
 
 @pytest.mark.parametrize("name", MODULES)

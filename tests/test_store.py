@@ -280,3 +280,17 @@ def test_compaction_rewrites_document_chains(tmp_path):
         after = sorted((tmp_path / "db" / "c" / "docs").glob("*.ctd"))
         assert len(before) > 1 and len(after) == 1
         assert [c.properties(7, as_of=t) for t, _ in c.history(7)] == expected
+
+
+def test_extent_covers_flushed_and_unflushed_rows(tmp_path):
+    db = ct.open(tmp_path / "db", fsync="never")
+    c = db.create_collection("c")
+    assert c.extent() == {"bbox": None, "time": None}
+    t0 = np.datetime64("2021-01-01T00:00", "ns")
+    c.append(1, np.array([t0, t0 + np.timedelta64(1, "h")]), np.array([1.0, 2.0]), np.array([10.0, 11.0]))
+    db.flush()
+    c.append(2, np.array([t0 - np.timedelta64(1, "D")]), np.array([-5.0]), np.array([12.0]))  # unflushed
+    e = c.extent()
+    assert e["bbox"] == [-5.0, 10.0, 2.0, 12.0]
+    assert e["time"] == [t0 - np.timedelta64(1, "D"), t0 + np.timedelta64(1, "h")]
+    db.close()

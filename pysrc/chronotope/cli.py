@@ -6,12 +6,14 @@ printing answers and latencies. ``chronotope codecs`` encodes the sample (or a
 file of your own) with both codec modes and prints a size and speed table.
 The store commands work on a store directory:
 ``ingest``, ``stats``, ``verify``, ``compact``, ``prune``, ``migrate``,
-``export``, ``query`` and ``inspect``. ``serve`` arrives with the REST API.
+``export``, ``query`` and ``inspect``; ``serve`` runs the REST API (the
+``server`` extra) on a store.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -135,6 +137,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 rows = int(out.count.sum()) if hasattr(out, "count") else len(out)
                 print(f"{what:<36} {rows:>8,} {_median_seconds(run, args.repeat) * 1e6:>9.0f} µs")
             print(f"\nplan of the box query:\n{coll.explain(bbox=box, time=window)}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:  # the server's dependencies come with the `server` extra; `import chronotope` never needs them
+        import uvicorn
+        from chronotope_api import create_app, load_settings
+    except ImportError as exc:
+        raise ChronotopeError(f"chronotope serve needs the server extra: pip install 'chronotope[server]' ({exc})") from None
+    import chronotope as ct
+
+    settings = load_settings(args.config, store=args.store, host=args.host, port=args.port, demo=args.demo or None)
+    with ct.open(settings.store) as db:
+        if settings.demo and not db.collections():
+            label, cols = _load(None)
+            db.create_collection("ais").append(cols["object_id"], cols["t"], cols["x"], cols["y"])
+            db.flush()
+            print(f"loaded {label} into collection 'ais'", file=sys.stderr)
+        print(f"serving {settings.store} on http://{settings.host}:{settings.port}", file=sys.stderr)
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: end like Ctrl-C does,
+        # leaving through the `with` so that the store is closed
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        uvicorn.run(create_app(db), host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 
@@ -301,6 +326,13 @@ def _parser() -> argparse.ArgumentParser:
         q.set_defaults(func=func)
         return q
 
+    q = sub.add_parser("serve", help="serve a store over HTTP (OGC API - Moving Features)")
+    q.add_argument("--store", help="store directory (env CHRONOTOPE_STORE; default ./chronotope-store)")
+    q.add_argument("--host", help="address to listen on (env CHRONOTOPE_HOST; default 127.0.0.1)")
+    q.add_argument("--port", type=int, help="TCP port (env CHRONOTOPE_PORT; default 8000)")
+    q.add_argument("--demo", action="store_true", help="load the bundled AIS sample into an empty store first")
+    q.add_argument("--config", help="a TOML file of settings (env CHRONOTOPE_CONFIG)")
+    q.set_defaults(func=_cmd_serve)
     q = store_cmd("ingest", _cmd_ingest, "load a .traj / AIS .csv / .npz file into a store")
     q.add_argument("file", nargs="?", help="default: the bundled sample")
     q.add_argument("--collection", default="ais", help="collection name (created if missing; default ais)")

@@ -62,6 +62,30 @@ class Collection:
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, properties={self.schema}, crs={self.crs!r})"
 
+    def extent(self) -> dict:
+        """Bounding box ``[xmin, ymin, xmax, ymax]`` and time interval ``[t0, t1]`` (datetime64[ns])
+        of the stored samples, flushed or not; None for an empty collection.
+
+        Read from the segments' summaries, without decoding: after deletes it may
+        be larger than the rows left, until ``compact()``.
+        """
+        store = self._store
+        with store._lock:
+            store._check_open()
+            entries = [e for e, _ in store._segments(self.name) if e["rows"]]
+            mem = store._memtable_rows(self.name, ["t", "x", "y"])
+        boxes = [e["bbox"] for e in entries]
+        times = [(e["t_min"], e["t_max"]) for e in entries]
+        if mem is not None and len(mem["t"]):
+            boxes.append([float(mem["x"].min()), float(mem["y"].min()), float(mem["x"].max()), float(mem["y"].max())])
+            times.append((int(mem["t"].min()), int(mem["t"].max())))
+        if not boxes:
+            return {"bbox": None, "time": None}
+        b = np.array(boxes, dtype=np.float64)
+        t = np.array(times, dtype=np.int64)
+        return {"bbox": [float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())],
+                "time": [t[:, 0].min().astype("datetime64[ns]"), t[:, 1].max().astype("datetime64[ns]")]}
+
     # ---- writes (the store logs and applies them) ----
 
     def append(self, object_id, t, x, y, z=None, **columns) -> int:

@@ -1,0 +1,64 @@
+"""RFC 9457 problem details: every error the API returns is ``application/problem+json``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
+
+__all__ = ["Problem", "install", "problem_response", "PROBLEM_JSON"]
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+class Problem(Exception):
+    """An error to answer with: HTTP status and a detail for the client."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def problem_response(request: Request, status: int, detail: str, headers=None) -> JSONResponse:
+    body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
+            "instance": request.url.path}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Map every exception to a problem response (never a stack trace)."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem):
+        return problem_response(request, exc.status, exc.detail)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        return problem_response(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return problem_response(request, 422, where or "invalid request")
+
+    @app.exception_handler(InvalidArgumentError)
+    async def _invalid(request: Request, exc: InvalidArgumentError):
+        return problem_response(request, 400, str(exc))
+
+    @app.exception_handler(CorruptDataError)
+    async def _corrupt(request: Request, exc: CorruptDataError):
+        return problem_response(request, 500, "the store holds damaged data; run `chronotope verify`")
+
+    @app.exception_handler(ChronotopeError)
+    async def _chronotope(request: Request, exc: ChronotopeError):
+        return problem_response(request, 400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        return problem_response(request, 500, "internal error")

@@ -1,0 +1,141 @@
+"""The REST layer against a real server: `chronotope serve` (uvicorn) on 127.0.0.1, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from chronotope.errors import InvalidArgumentError
+
+pytest.importorskip("fastapi")
+from chronotope_api import load_settings  # noqa: E402 - after the skip: the server extra may be absent
+
+PROBLEM = "application/problem+json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `chronotope serve` process; ``url`` once it answers."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.proc = subprocess.Popen([sys.executable, "-m", "chronotope.cli", "serve", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})})
+
+    def wait(self, port: int, timeout: float = 60.0) -> str:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            try:
+                if httpx.get(url + "/", timeout=1.0).status_code == 200:
+                    return url
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("server did not start")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    srv = Server("--store", str(tmp_path_factory.mktemp("api") / "store"), "--port", str(port), "--demo")
+    try:
+        yield srv.wait(port)
+    finally:
+        assert srv.stop() == 0
+
+
+def assert_problem(resp: httpx.Response, status: int, detail: str | None = None) -> dict:
+    assert resp.status_code == status
+    assert resp.headers["content-type"] == PROBLEM
+    body = resp.json()
+    assert body["status"] == status and body["title"] and body["type"] == "about:blank"
+    assert body["instance"] == resp.request.url.path
+    if detail is not None:
+        assert detail in body["detail"]
+    assert "Traceback" not in resp.text
+    return body
+
+
+def test_landing_page_links_the_api_conformance_and_data(server):
+    body = httpx.get(server + "/").json()
+    rels = {link["rel"]: link["href"] for link in body["links"]}
+    assert rels == {"self": server + "/", "service-desc": server + "/api", "conformance": server + "/conformance",
+                    "data": server + "/collections"}
+    api = httpx.get(rels["service-desc"]).json()
+    assert api["openapi"].startswith("3.") and "/collections/{collectionId}" in api["paths"]
+    conf = httpx.get(rels["conformance"]).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core" in conf
+
+
+def test_collections_describe_the_demo_data(server):
+    body = httpx.get(server + "/collections").json()
+    (ais,) = body["collections"]
+    assert ais["id"] == "ais" and ais["itemType"] == "movingfeature"
+    assert ais["crs"] == ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
+    (bbox,) = ais["extent"]["spatial"]["bbox"]
+    assert -74.4 < bbox[0] < bbox[2] < -73.6 and 40.3 < bbox[1] < bbox[3] < 40.9  # New York harbour
+    (interval,) = ais["extent"]["temporal"]["interval"]
+    assert interval == ["2020-12-01T04:49:45Z", "2020-12-07T23:29:51Z"]
+    assert httpx.get(server + "/collections/ais").json() == ais
+
+
+def test_errors_are_problem_details(server):
+    assert_problem(httpx.get(server + "/collections/nope"), 404, "no collection 'nope'")
+    assert_problem(httpx.get(server + "/collections/..%2F..%2Fetc"), 404)
+    assert_problem(httpx.get(server + "/no/such/route"), 404)
+    assert_problem(httpx.post(server + "/conformance"), 405)
+
+
+def test_settings_come_from_toml_then_environment_then_arguments(tmp_path):
+    cfg = tmp_path / "chronotope.toml"
+    cfg.write_text('store = "from-toml"\nport = 7000\ndemo = true\n')
+    s = load_settings(cfg, environ={"CHRONOTOPE_PORT": "7001"})
+    assert (s.store, s.port, s.demo, s.host) == ("from-toml", 7001, True, "127.0.0.1")
+    assert load_settings(cfg, environ={"CHRONOTOPE_PORT": "7001"}, port=7002).port == 7002
+    assert load_settings(environ={"CHRONOTOPE_CONFIG": str(cfg)}).store == "from-toml"
+    cfg.write_text("colour = 'red'\n")
+    with pytest.raises(InvalidArgumentError, match="unknown setting"):
+        load_settings(cfg, environ={})
+    with pytest.raises(InvalidArgumentError, match="CHRONOTOPE_PORT"):
+        load_settings(environ={"CHRONOTOPE_PORT": "eighty"})
+    with pytest.raises(InvalidArgumentError, match="port must be 1-65535"):
+        load_settings(environ={}, port=70000)
+
+
+def test_serve_takes_its_settings_from_the_environment(tmp_path):
+    port = free_port()
+    srv = Server(env={"CHRONOTOPE_STORE": str(tmp_path / "env-store"), "CHRONOTOPE_PORT": str(port)})
+    try:
+        url = srv.wait(port)
+        assert httpx.get(url + "/collections").json()["collections"] == []  # no --demo: an empty store
+    finally:
+        assert srv.stop() == 0
+    assert (tmp_path / "env-store" / "MANIFEST").exists()
+
+
+def test_serve_refuses_bad_settings_with_a_message(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "chronotope.cli", "serve", "--store", str(tmp_path / "s")],
+                          env={**os.environ, "CHRONOTOPE_PORT": "0x50"}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "CHRONOTOPE_PORT: port must be an integer" in proc.stderr
