@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
+from chronotope.errors import ChronotopeError, CorruptDataError
 
 __all__ = ["Problem", "install", "problem_response", "PROBLEM_JSON"]
 
@@ -47,15 +47,11 @@ def install(app: FastAPI) -> None:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return problem_response(request, 422, where or "invalid request")
 
-    @app.exception_handler(InvalidArgumentError)
-    async def _invalid(request: Request, exc: InvalidArgumentError):
-        return problem_response(request, 400, str(exc))
-
     @app.exception_handler(CorruptDataError)
     async def _corrupt(request: Request, exc: CorruptDataError):
         return problem_response(request, 500, "the store holds damaged data; run `chronotope verify`")
 
-    @app.exception_handler(ChronotopeError)
+    @app.exception_handler(ChronotopeError)  # bad arguments (InvalidArgumentError) and the like
     async def _chronotope(request: Request, exc: ChronotopeError):
         return problem_response(request, 400, str(exc))
 

@@ -14,27 +14,13 @@ import numpy as np
 
 from chronotope import queries
 from chronotope.errors import InvalidArgumentError
-from chronotope.ingest import normalise_batch, to_ns
+from chronotope.ingest import normalise_batch, time_range
 from chronotope.merge import dedup_last, merge_destinations, tombstone_mask
 from chronotope.results import Result
 
 __all__ = ["Collection"]
 
 _KEYS = ("oid", "t")
-
-
-def _time_range(time) -> tuple[int, int]:
-    if time is None:
-        return np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    try:
-        t0, t1 = time
-    except (TypeError, ValueError):
-        raise InvalidArgumentError("time must be a (start, end) pair; either end may be None") from None
-    lo = np.iinfo(np.int64).min if t0 is None else to_ns(t0, "time start")
-    hi = np.iinfo(np.int64).max if t1 is None else to_ns(t1, "time end")
-    if lo > hi:
-        raise InvalidArgumentError(f"time range is empty: start {t0!r} is after end {t1!r}")
-    return lo, hi
 
 
 class Collection:
@@ -121,7 +107,7 @@ class Collection:
 
     def delete(self, object_id, time=None) -> None:
         """Delete an object's samples, all of them or those in ``time`` = (start, end) inclusive."""
-        t0, t1 = _time_range(time)
+        t0, t1 = time_range(time)
         self._store._delete(self.name, object_id, t0, t1)
 
     def set_properties(self, object_id, doc: dict, at=None) -> None:
@@ -145,7 +131,7 @@ class Collection:
         columns asked for (plus the keys) are decoded.
         """
         self._store._check_open()
-        lo, hi = _time_range(time)
+        lo, hi = time_range(time)
         want = self._columns(columns)
         stored = [c for c in want if c not in ("object_id", "t")]
         oids = None if ids is None else self._store._lookup_ids(self.name, ids)

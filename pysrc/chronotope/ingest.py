@@ -14,7 +14,7 @@ import numpy as np
 
 from chronotope.errors import InvalidArgumentError
 
-__all__ = ["check_name", "duration_ns", "normalise_times", "normalise_batch", "parse_partition", "to_ns"]
+__all__ = ["check_name", "duration_ns", "normalise_times", "normalise_batch", "parse_partition", "time_range", "to_ns"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _RESERVED = {"object_id", "t", "x", "y", "z", "oid"}
@@ -73,6 +73,25 @@ def duration_ns(value, what: str = "duration") -> int:
     if ns <= 0:
         raise InvalidArgumentError(f"{what} must be positive, got {value!r}")
     return ns
+
+
+def time_range(time) -> tuple[int, int]:
+    """A (start, end) pair, either end None for open, as inclusive int64 ns bounds.
+
+    >>> time_range(("2020-12-01", None))[0] == to_ns("2020-12-01", "t")
+    True
+    """
+    if time is None:
+        return int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+    try:
+        t0, t1 = time
+    except (TypeError, ValueError):
+        raise InvalidArgumentError("time must be a (start, end) pair; either end may be None") from None
+    lo = int(np.iinfo(np.int64).min) if t0 is None else to_ns(t0, "time start")
+    hi = int(np.iinfo(np.int64).max) if t1 is None else to_ns(t1, "time end")
+    if lo > hi:
+        raise InvalidArgumentError(f"time interval is inverted: start {t0!r} is after end {t1!r}")
+    return lo, hi
 
 
 def _first(mask: np.ndarray) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 
 from chronotope import _query
 from chronotope.errors import InvalidArgumentError
-from chronotope.ingest import duration_ns, to_ns
+from chronotope.ingest import duration_ns, time_range, to_ns
 from chronotope.planner import Plan, Request, select
 from chronotope.results import Result
 from chronotope.spatial import EARTH_RADIUS_M, boxes_of, distances, in_boxes, intersect, parse_bbox, parse_point, parse_polygon, radius_box
@@ -26,22 +26,8 @@ _I64 = np.iinfo(np.int64)
 _MAX_CELLS = 100_000_000
 
 
-def _time(time) -> tuple[int, int]:
-    if time is None:
-        return int(_I64.min), int(_I64.max)
-    try:
-        t0, t1 = time
-    except (TypeError, ValueError):
-        raise InvalidArgumentError("time must be a (start, end) pair; either end may be None") from None
-    lo = int(_I64.min) if t0 is None else to_ns(t0, "time start")
-    hi = int(_I64.max) if t1 is None else to_ns(t1, "time end")
-    if lo > hi:
-        raise InvalidArgumentError(f"time interval is inverted: start {t0!r} is after end {t1!r}")
-    return lo, hi
-
-
 def _request(coll, bbox=None, time=None, polygon=None, ids=None) -> Request:
-    lo, hi = _time(time)
+    lo, hi = time_range(time)
     box = parse_bbox(bbox)
     poly = parse_polygon(polygon)
     req = Request(lo=lo, hi=hi, bbox=box, boxes=boxes_of(box))
@@ -222,7 +208,7 @@ def nearest(coll, x, y, k=10, at=None, time=None, max_gap=None, columns=None) ->
         out = _widen(qx, qy, k, r, span, geographic, lambda box: _positions(coll, t, gap, props) if box is None
                      else _positions_in(coll, t, gap, props, box))
         return coll._result(out, [*want, "distance"])
-    lo, hi = _time(time)
+    lo, hi = time_range(time)
     stored = ["x", "y", *_props(coll, want)]
     r = _first_radius(index, lo, hi, k, geographic)
     out = _widen(qx, qy, k, r, span, geographic,
@@ -279,7 +265,7 @@ def _first_radius(index, lo, hi, k, geographic) -> float:
 
 
 def track(coll, object_id, time=None, simplify=None, derive=False, columns=None) -> Result:
-    lo, hi = _time(time)
+    lo, hi = time_range(time)
     want = coll._columns(columns)
     if simplify is not None:
         if isinstance(simplify, bool) or not isinstance(simplify, numbers.Real) or not simplify >= 0 or not math.isfinite(simplify):
