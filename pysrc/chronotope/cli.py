@@ -159,7 +159,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: end like Ctrl-C does,
         # leaving through the `with` so that the store is closed
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(create_app(db), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(db, settings), host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 
