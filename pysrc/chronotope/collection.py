@@ -45,6 +45,11 @@ class Collection:
     def crs(self) -> str:
         return self._meta["crs"]
 
+    @property
+    def id_kind(self) -> str | None:
+        """"int" or "str": the kind of object ids the first append fixed; None while the collection is empty."""
+        return self._meta["id_kind"]
+
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, properties={self.schema}, crs={self.crs!r})"
 
