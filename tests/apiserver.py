@@ -28,7 +28,9 @@ class Server:
     def __init__(self, *args: str, env: dict | None = None, port: int | None = None):
         self.port = port or free_port()
         self.args = [*args, "--port", str(self.port)]
-        self.env = {**os.environ, **(env or {})}
+        # generous limits unless a test sets its own: the suites send bursts from one address
+        self.env = {**os.environ, "CHRONOTOPE_RATE_LIMIT": "1000000/minute",
+                    "CHRONOTOPE_LOGIN_RATE_LIMIT": "100000/minute", **(env or {})}
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_password: str | None = None
         self.proc = None

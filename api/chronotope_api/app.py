@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from chronotope import __version__
 from chronotope_api import engine, explorer, ogc, problems, samples, security
+from chronotope_api.middleware import Guards
 from chronotope_api.ogc import CONFORMANCE
 
 __all__ = ["create_app", "CONFORMANCE"]
@@ -21,8 +22,12 @@ def create_app(db, settings=None) -> FastAPI:
 
     app = FastAPI(title="chronotope", version=__version__, openapi_url="/api", docs_url=None, redoc_url=None,
                   description="Moving features and their history: OGC API – Moving Features over a chronotope store.")
+    settings = settings or Settings()
     app.state.db = db
-    app.state.settings = settings or Settings()
+    app.state.settings = settings
+    app.state.guard = security.Guard(db.path, settings)
+    app.add_middleware(Guards, throttle=app.state.guard.per_address, max_body=settings.max_body,
+                       timeout=settings.request_timeout)
     problems.install(app)
     for module in (security, ogc, engine, samples, explorer):
         app.include_router(module.router)

@@ -10,7 +10,7 @@ their window with ``scope.window(...)`` and drop what is left over with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -92,6 +92,14 @@ class Access:
     role: str  # the highest role the principal holds here
     collection: str | None
     scope: Scope
+    grants: dict = field(default_factory=dict, repr=False)  # the principal's grants by collection ("*": global)
+
+    def can(self, role: str, collection: str | None = None) -> bool:
+        """Whether the principal holds ``role`` (or a higher one) on ``collection`` (None: the whole store)."""
+        from chronotope_api.security import effective_grant
+
+        grant = effective_grant(self.grants, collection)
+        return grant is not None and ROLES.index(grant.role) >= ROLES.index(role)
 
 
 def require(role: str):

@@ -9,26 +9,31 @@ from starlette.exceptions import HTTPException
 
 from chronotope.errors import ChronotopeError, CorruptDataError
 
-__all__ = ["Problem", "install", "problem_response", "PROBLEM_JSON"]
+__all__ = ["Problem", "install", "problem_body", "problem_response", "PROBLEM_JSON"]
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-           409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests",
+           406: "Not Acceptable", 408: "Request Timeout", 409: "Conflict", 413: "Content Too Large",
+           415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests",
            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class Problem(Exception):
     """An error to answer with: HTTP status and a detail for the client."""
 
-    def __init__(self, status: int, detail: str):
+    def __init__(self, status: int, detail: str, headers: dict | None = None):
         super().__init__(detail)
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+def problem_body(status: int, detail: str, instance: str) -> dict:
+    return {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
+            "instance": instance}
 
 
 def problem_response(request: Request, status: int, detail: str, headers=None) -> JSONResponse:
-    body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
-            "instance": request.url.path}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(problem_body(status, detail, request.url.path), status_code=status, media_type=PROBLEM_JSON,
+                        headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -36,7 +41,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
-        return problem_response(request, exc.status, exc.detail)
+        return problem_response(request, exc.status, exc.detail, exc.headers)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):

@@ -149,18 +149,38 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import chronotope as ct
 
     settings = load_settings(args.config, store=args.store, host=args.host, port=args.port, demo=args.demo or None)
-    with ct.open(settings.store) as db:
+    with ct.open(settings.store, cache_bytes=settings.cache_bytes) as db:
         if settings.demo and not db.collections():
             label, cols = _load(None)
             db.create_collection("ais").append(cols["object_id"], cols["t"], cols["x"], cols["y"])
             db.flush()
             print(f"loaded {label} into collection 'ais'", file=sys.stderr)
+        _first_user(db.path, settings.demo)
         print(f"serving {settings.store} on http://{settings.host}:{settings.port}", file=sys.stderr)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: end like Ctrl-C does,
         # leaving through the `with` so that the store is closed
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(create_app(db, settings), host=settings.host, port=settings.port, log_level="warning")
     return 0
+
+
+def _first_user(store: Path, demo: bool) -> None:
+    """A store with no users: --demo makes an admin `demo` (password shown once); else say how to add one."""
+    import secrets
+
+    from chronotope_api.accounts import Accounts, Grant
+
+    accounts = Accounts(store)
+    if accounts.has_users():
+        return
+    if demo:
+        password = secrets.token_urlsafe(12)
+        accounts.add_user("demo", password, Grant.make("admin"))
+        print(f"created admin user 'demo' with password '{password}' (shown once; change it with "
+              f"`chronotope user passwd demo --store {store}`)", file=sys.stderr)
+    else:
+        print(f"the store has no users yet, so nobody can log in: add one with\n"
+              f"  chronotope user add NAME --role admin --store {store}", file=sys.stderr)
 
 
 def _open(args, readonly: bool):
@@ -333,6 +353,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--demo", action="store_true", help="load the bundled AIS sample into an empty store first")
     q.add_argument("--config", help="a TOML file of settings (env CHRONOTOPE_CONFIG)")
     q.set_defaults(func=_cmd_serve)
+    from chronotope.cli_accounts import add_commands
+
+    add_commands(sub)
     q = store_cmd("ingest", _cmd_ingest, "load a .traj / AIS .csv / .npz file into a store")
     q.add_argument("file", nargs="?", help="default: the bundled sample")
     q.add_argument("--collection", default="ais", help="collection name (created if missing; default ais)")
