@@ -47,26 +47,33 @@ class Guards:
             return await _send_problem(send, 413, f"the request body is larger than {self.max_body} bytes", path)
 
         received = 0
+        overflow = False  # the body went over the limit: whatever the app answers becomes a 413
+        too_large = f"the request body is larger than {self.max_body} bytes"
 
         async def counted_receive():
-            nonlocal received
+            nonlocal received, overflow
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
+                    overflow = True
                     raise _TooLarge()
             return message
 
         started = asyncio.Event()
 
-        async def send_with_headers(message):
+        async def send_guarded(message):
             if message["type"] == "http.response.start":
+                started.set()
+                if overflow:
+                    return await _send_problem(send, 413, too_large, path)
                 message = {**message, "headers": list(message.get("headers", [])) +
                            [(k.lower().encode(), v.encode()) for k, v in limit_headers.items()]}
-                started.set()
+            elif overflow:
+                return None
             await send(message)
 
-        task = asyncio.ensure_future(self.app(scope, counted_receive, send_with_headers))
+        task = asyncio.ensure_future(self.app(scope, counted_receive, send_guarded))
         waiter = asyncio.ensure_future(started.wait())
         await asyncio.wait({task, waiter}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
@@ -78,4 +85,4 @@ class Guards:
             await task
         except _TooLarge:
             if not started.is_set():
-                await _send_problem(send, 413, f"the request body is larger than {self.max_body} bytes", path)
+                await _send_problem(send, 413, too_large, path)
