@@ -204,8 +204,9 @@ def test_a_configured_secret_signs_the_tokens_and_a_short_one_is_refused(tmp_pat
 
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory):
-    server = Server("--store", str(tmp_path_factory.mktemp("strict") / "store"), "--demo",
-                    env={"CHRONOTOPE_RATE_LIMIT": "8/2 second", "CHRONOTOPE_LOGIN_RATE_LIMIT": "3/minute",
+    # the rate limit as a command-line option (it beats the environment's), the rest from the environment
+    server = Server("--store", str(tmp_path_factory.mktemp("strict") / "store"), "--demo", "--rate-limit", "8/2 second",
+                    env={"CHRONOTOPE_LOGIN_RATE_LIMIT": "3/minute",
                          "CHRONOTOPE_MAX_BODY": "1000", "CHRONOTOPE_REQUEST_TIMEOUT": "1.5"}).start()
     try:
         yield server

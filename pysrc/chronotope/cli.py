@@ -140,6 +140,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# serve's options beyond store/host/port/demo (the secret only from the environment or the file: not in `ps`)
+_SERVE_OPTIONS = {
+    "token_ttl": "access token lifetime in seconds (default 900)",
+    "rate_limit": "requests per principal and per address, e.g. 1000/minute (default); off to disable",
+    "login_rate_limit": "login attempts per address and user name (default 20/minute)",
+    "max_body": "largest request body in bytes (default 256 MiB)",
+    "request_timeout": "seconds until a response must start (default 60)",
+    "cache_bytes": "decoded-block cache of the store in bytes (default 512 MiB)",
+}
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:  # the server's dependencies come with the `server` extra; `import chronotope` never needs them
         import uvicorn
@@ -148,7 +159,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise ChronotopeError(f"chronotope serve needs the server extra: pip install 'chronotope[server]' ({exc})") from None
     import chronotope as ct
 
-    settings = load_settings(args.config, store=args.store, host=args.host, port=args.port, demo=args.demo or None)
+    options = {name: getattr(args, name) for name in _SERVE_OPTIONS}
+    settings = load_settings(args.config, store=args.store, host=args.host, port=args.port, demo=args.demo or None,
+                             **options)
     with ct.open(settings.store, cache_bytes=settings.cache_bytes) as db:
         if settings.demo and not db.collections():
             label, cols = _load(None)
@@ -352,6 +365,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--port", type=int, help="TCP port (env CHRONOTOPE_PORT; default 8000)")
     q.add_argument("--demo", action="store_true", help="load the bundled AIS sample into an empty store first")
     q.add_argument("--config", help="a TOML file of settings (env CHRONOTOPE_CONFIG)")
+    for name, help_ in _SERVE_OPTIONS.items():
+        q.add_argument("--" + name.replace("_", "-"), help=f"{help_} (env CHRONOTOPE_{name.upper()})")
     q.set_defaults(func=_cmd_serve)
     from chronotope.cli_accounts import add_commands
 
