@@ -102,10 +102,11 @@ class Access:
         return grant is not None and ROLES.index(grant.role) >= ROLES.index(role)
 
 
-def require(role: str):
-    """The dependency for a route needing ``role`` on its ``{collectionId}`` (or globally without one)."""
+def require(role: str, anywhere: bool = False):
+    """The dependency for a route needing ``role`` on its ``{collectionId}`` (or globally without one);
+    ``anywhere=True``: on at least one collection (a listing then shows only what ``access.can`` allows)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     from chronotope_api import security  # the authentication half lives there
 
-    return security.dependency(role)
+    return security.dependency(role, anywhere)

@@ -92,8 +92,9 @@ def _rank(role: str) -> int:
     return ROLES.index(role)
 
 
-def dependency(role: str):
-    """A FastAPI dependency: authenticate, rate-limit, authorize ``role`` on the route's collection."""
+def dependency(role: str, anywhere: bool = False):
+    """A FastAPI dependency: authenticate, rate-limit, authorize ``role`` on the route's collection (or, with
+    ``anywhere``, on at least one collection: for listings that show only what the principal may see)."""
     from chronotope_api.deps import Access, Scope
 
     def access(request: Request, bearer: str | None = Security(oauth2_scheme),
@@ -105,6 +106,10 @@ def dependency(role: str):
         grants = guard.accounts.grants_of(user) or {}
         name = request.path_params.get("collectionId")
         grant = effective_grant(grants, name)
+        if anywhere and name is None and (grant is None or _rank(grant.role) < _rank(role)):
+            grant = next((g for g in grants.values() if _rank(g.role) >= _rank(role)), None)
+            if grant is not None:  # allowed in, with no store-wide right: the route filters with access.can
+                grant = Grant("reader", grant.collection)
         if grant is None or _rank(grant.role) < _rank(role):
             where = f"collection {name!r}" if name is not None else "this store"
             raise Problem(403, f"user {user!r} needs the {role} role on {where}")
