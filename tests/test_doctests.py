@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["chronotope.codec", "chronotope.errors", "chronotope.loaders", "chronotope.datasets", "chronotope.spatial",
-           "chronotope.cache", "chronotope_api.settings"]
+           "chronotope.cache", "chronotope_api.settings", "chronotope_api.params", "chronotope_api.outputs",
+           "chronotope_api.engine"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,6 +20,7 @@ __all__ = ["bbox", "datetime_interval", "instant", "object_id", "encode_cursor",
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$")
 _OPEN = ("", "..")
+_NS_MIN, _NS_MAX = -(2**63) + 1, 2**63 - 1  # int64 ns; the minimum itself is NaT
 
 
 def bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -56,14 +57,15 @@ def instant(text: str, what: str = "datetime") -> int:
     if not m:
         raise InvalidArgumentError(f"{what} {text!r} is not an RFC 3339 date-time such as 2020-12-01T04:00:00Z")
     date, clock, frac, _z, sign, hh, mm = m.groups()
-    try:
-        ns = int(np.datetime64(f"{date}T{clock}", "ns").astype(np.int64))
+    try:  # to seconds first: nanoseconds since 1970 only reach the years 1678-2262
+        seconds = int(np.datetime64(f"{date}T{clock}", "s").astype(np.int64))
     except ValueError:
         raise InvalidArgumentError(f"{what} {text!r} is not a valid date-time") from None
-    ns += int((frac or "").ljust(9, "0"))
     if sign:
-        offset = (int(hh) * 60 + int(mm)) * 60 * 10**9
-        ns -= offset if sign == "+" else -offset
+        seconds -= (1 if sign == "+" else -1) * (int(hh) * 60 + int(mm)) * 60
+    ns = seconds * 10**9 + int((frac or "").ljust(9, "0"))
+    if not _NS_MIN <= ns <= _NS_MAX:
+        raise InvalidArgumentError(f"{what} {text!r} is out of range: times run from 1678-09-22 to 2262-04-11")
     return ns
 
 

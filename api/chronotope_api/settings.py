@@ -29,6 +29,8 @@ class Settings:
     max_body: int = 256 * 1024 * 1024  # largest request body, bytes (413 beyond)
     request_timeout: float = 60.0  # seconds a request may take until its response starts (503 beyond)
     cache_bytes: int = 512 * 1024 * 1024  # the store's decoded-block cache
+    json_max_rows: int = 100_000  # rows a JSON answer may hold (406 beyond: ask for NDJSON, Arrow or CSV)
+    json_max_cells: int = 1_000_000  # cells an aggregate grid may hold (400 beyond)
 
 
 def _convert(name: str, kind: type, value, source: str):
