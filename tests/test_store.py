@@ -294,3 +294,15 @@ def test_extent_covers_flushed_and_unflushed_rows(tmp_path):
     assert e["bbox"] == [-5.0, 10.0, 2.0, 12.0]
     assert e["time"] == [t0 - np.timedelta64(1, "D"), t0 + np.timedelta64(1, "h")]
     db.close()
+
+
+def test_durations_beyond_a_century_are_refused(tmp_path):
+    """Partitions, gaps and buckets stay far from int64 nanosecond overflow."""
+    with ct.open(tmp_path / "s") as db:
+        with pytest.raises(InvalidArgumentError, match="longer than 100 years"):
+            db.create_collection("a", partition="4431096470D")
+        with pytest.raises(InvalidArgumentError, match="max_gap '40000D' is longer than 100 years"):
+            db.create_collection("b", max_gap="40000D")
+        with pytest.raises(InvalidArgumentError, match="longer than 100 years"):
+            db.create_collection("c", max_gap=10**19)
+        assert db.collections() == []

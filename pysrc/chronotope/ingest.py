@@ -18,6 +18,7 @@ __all__ = ["check_name", "duration_ns", "normalise_times", "normalise_batch", "p
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _RESERVED = {"object_id", "t", "x", "y", "z", "oid"}
+MAX_DURATION_NS = 100 * 365 * 86_400 * 10**9  # partitions, gaps, buckets: far below int64 ns overflow
 _UNITS_NS = {"D": 86_400_000_000_000, "h": 3_600_000_000_000, "m": 60_000_000_000, "s": 1_000_000_000}
 
 
@@ -44,12 +45,16 @@ def parse_partition(spec: str | int) -> int:
     >>> parse_partition("1D") == 86_400 * 10**9
     True
     """
-    if isinstance(spec, (int, np.integer)) and spec > 0:
-        return int(spec)
-    m = re.fullmatch(r"(\d+)([Dhms])", str(spec))
-    if not m or int(m.group(1)) == 0:
-        raise InvalidArgumentError(f"invalid partition {spec!r}: use e.g. '1D', '6h', '30m', '900s'")
-    return int(m.group(1)) * _UNITS_NS[m.group(2)]
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool) and spec > 0:
+        ns = int(spec)
+    else:
+        m = re.fullmatch(r"(\d+)([Dhms])", str(spec))
+        if not m or int(m.group(1)) == 0:
+            raise InvalidArgumentError(f"invalid partition {spec!r}: use e.g. '1D', '6h', '30m', '900s'")
+        ns = int(m.group(1)) * _UNITS_NS[m.group(2)]
+    if ns > MAX_DURATION_NS:
+        raise InvalidArgumentError(f"partition {spec!r} is longer than 100 years")
+    return ns
 
 
 def duration_ns(value, what: str = "duration") -> int:
@@ -61,7 +66,9 @@ def duration_ns(value, what: str = "duration") -> int:
     if isinstance(value, str):
         try:
             return parse_partition(value)
-        except InvalidArgumentError:
+        except InvalidArgumentError as exc:
+            if "100 years" in str(exc):
+                raise InvalidArgumentError(f"{what} {value!r} is longer than 100 years") from None
             raise InvalidArgumentError(f"invalid {what} {value!r}: use e.g. '1D', '6h', '30m', '900s'") from None
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.timedelta64)):
         ns = int(value)
@@ -72,6 +79,8 @@ def duration_ns(value, what: str = "duration") -> int:
             raise InvalidArgumentError(f"invalid {what} {value!r}: give a timedelta, e.g. np.timedelta64(10, 'm')") from None
     if ns <= 0:
         raise InvalidArgumentError(f"{what} must be positive, got {value!r}")
+    if ns > MAX_DURATION_NS:
+        raise InvalidArgumentError(f"{what} {value!r} is longer than 100 years")
     return ns
 
 
