@@ -41,8 +41,8 @@ def admin(srv):
 def test_landing_page_links_the_api_conformance_and_data(server):
     body = httpx.get(server + "/").json()
     rels = {link["rel"]: link["href"] for link in body["links"]}
-    assert rels == {"self": server + "/", "service-desc": server + "/api", "conformance": server + "/conformance",
-                    "data": server + "/collections"}
+    assert rels == {"self": server + "/", "service-desc": server + "/api", "service-doc": server + "/docs",
+                    "conformance": server + "/conformance", "data": server + "/collections"}
     api = httpx.get(rels["service-desc"]).json()
     assert api["openapi"].startswith("3.") and "/collections/{collectionId}" in api["paths"]
     conf = httpx.get(rels["conformance"]).json()["conformsTo"]

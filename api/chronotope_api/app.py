@@ -1,8 +1,9 @@
 """The FastAPI application: OGC API – Moving Features resources over a chronotope store.
 
-Handlers call the ``chronotope`` package's public interface only. This first
-part serves the landing page, conformance, the OpenAPI document (``/api``) and
-the collections' metadata; items, queries, ingest and security follow.
+Handlers call the ``chronotope`` package's public interface only. The routes live
+in one module per concern (security, ogc, engine, samples, explorer); this one
+assembles them with the request guards, the problem handlers and the OpenAPI
+document, and serves the landing page and conformance.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from chronotope import __version__
-from chronotope_api import engine, explorer, ogc, problems, samples, security
+from chronotope_api import engine, explorer, ogc, openapi_doc, problems, samples, security
 from chronotope_api.middleware import Guards
 from chronotope_api.ogc import CONFORMANCE
 
 __all__ = ["create_app", "CONFORMANCE"]
+
 
 def create_app(db, settings=None) -> FastAPI:
     """The application serving the store ``db`` (an open ``chronotope.Store``) with ``settings``."""
@@ -31,6 +33,7 @@ def create_app(db, settings=None) -> FastAPI:
     problems.install(app)
     for module in (security, ogc, engine, samples, explorer):
         app.include_router(module.router)
+    openapi_doc.install(app)
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -45,6 +48,8 @@ def create_app(db, settings=None) -> FastAPI:
                 {"href": f"{root}/", "rel": "self", "type": "application/json", "title": "this document"},
                 {"href": f"{root}/api", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
                  "title": "the API definition"},
+                {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html",
+                 "title": "the API documentation (Swagger UI; ReDoc at /redoc)"},
                 {"href": f"{root}/conformance", "rel": "conformance", "type": "application/json",
                  "title": "conformance classes"},
                 {"href": f"{root}/collections", "rel": "data", "type": "application/json", "title": "collections"},
