@@ -148,6 +148,8 @@ _SERVE_OPTIONS = {
     "max_body": "largest request body in bytes (default 256 MiB)",
     "request_timeout": "seconds until a response must start (default 60)",
     "cache_bytes": "decoded-block cache of the store in bytes (default 512 MiB)",
+    "json_max_rows": "rows a JSON answer may hold (default 100000; more: NDJSON, Arrow, CSV)",
+    "json_max_cells": "cells an aggregate grid may hold (default 1000000)",
 }
 
 
