@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["chronotope.codec", "chronotope.errors", "chronotope.loaders", "chronotope.datasets", "chronotope.spatial",
            "chronotope.cache", "chronotope_api.settings", "chronotope_api.params", "chronotope_api.outputs",
-           "chronotope_api.engine"]
+           "chronotope_api.engine", "chronotope.batch", "chronotope_api.instants"]
 
 
 @pytest.mark.parametrize("name", MODULES)

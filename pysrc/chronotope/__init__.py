@@ -8,7 +8,7 @@ tracktable loaders :mod:`chronotope.loaders`, the bundled real AIS sample
 
 from importlib.metadata import PackageNotFoundError, version
 
-from chronotope import codec, datasets, errors, loaders
+from chronotope import batch, codec, datasets, errors, loaders
 from chronotope.collection import Collection
 from chronotope.errors import ChronotopeError, CorruptDataError
 from chronotope.results import Result
@@ -25,6 +25,7 @@ __all__ = [
     "Store",
     "Collection",
     "Result",
+    "batch",
     "codec",
     "datasets",
     "errors",

@@ -10,6 +10,9 @@ ids in the order they were first written.
 
 from __future__ import annotations
 
+import json
+from typing import NamedTuple
+
 import numpy as np
 
 from chronotope import queries
@@ -18,7 +21,14 @@ from chronotope.ingest import normalise_batch, time_range
 from chronotope.merge import dedup_last, merge_destinations, tombstone_mask
 from chronotope.results import Result
 
-__all__ = ["Collection"]
+__all__ = ["Collection", "AppendReceipt"]
+
+
+class AppendReceipt(NamedTuple):
+    """What :meth:`Collection.append_once` did: the rows of the append, and whether it had been done before."""
+
+    rows: int
+    replayed: bool
 
 _KEYS = ("oid", "t")
 
@@ -50,6 +60,34 @@ class Collection:
         """"int" or "str": the kind of object ids the first append fixed; None while the collection is empty."""
         return self._meta["id_kind"]
 
+    @property
+    def has_z(self) -> bool:
+        """Whether samples carry a height ``z``."""
+        return bool(self._meta.get("has_z", False))
+
+    @property
+    def max_gap(self) -> np.timedelta64:
+        """The longest time between two samples that interpolation bridges."""
+        return np.timedelta64(int(self._meta.get("max_gap_ns", 600 * 10**9)), "ns")
+
+    @property
+    def partition(self) -> np.timedelta64:
+        """The length of the time partitions segments are cut into."""
+        return np.timedelta64(int(self._meta["partition_ns"]), "ns")
+
+    @property
+    def metadata(self) -> dict:
+        """Descriptive metadata kept in the manifest (title, description, ...): a copy; {} when never set."""
+        return json.loads(json.dumps(self._meta.get("metadata", {})))
+
+    def set_metadata(self, metadata: dict) -> None:
+        """Replace the descriptive metadata with ``metadata``, a JSON object (string keys, finite numbers).
+
+        It describes the collection (a title, a description, units of the
+        properties); it never changes how samples are stored or queried.
+        """
+        self._store._set_collection_metadata(self.name, metadata)
+
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, properties={self.schema}, crs={self.crs!r})"
 
@@ -79,20 +117,41 @@ class Collection:
 
     # ---- writes (the store logs and applies them) ----
 
-    def append(self, object_id, t, x, y, z=None, **columns) -> int:
+    def append(self, object_id, t, x, y, z=None, *, idempotency_key: str | None = None, **columns) -> int:
         """Append samples: numpy arrays of one length (object_id may be a scalar).
 
         ``t`` is datetime64 of any unit or int64 UTC nanoseconds. Everything is
         checked before anything is written; a bad call raises
         InvalidArgumentError naming the column and the first bad row.
-        Returns the number of rows appended.
+        Returns the number of rows appended. With ``idempotency_key`` a retried
+        call is stored once (see :meth:`append_once`).
         """
+        if idempotency_key is not None:
+            return self.append_once(idempotency_key, object_id, t, x, y, z, **columns).rows
+        ids, cols = self._normalise(object_id, t, x, y, z, columns)
+        return self._store._append(self.name, ids, cols)
+
+    def append_once(self, key: str, /, object_id, t, x, y, z=None, **columns) -> AppendReceipt:
+        """Append samples under an idempotency ``key`` (1 to 255 characters): a retry is stored once.
+
+        The first call with ``key`` appends and records the key, in the same
+        log record as the rows (so it survives a crash right after the call).
+        A later call with the same key and the same rows (after validation:
+        the same values, whatever their dtypes or source) writes nothing and
+        returns the first call's row count with ``replayed=True``; with other
+        rows it raises IdempotencyConflictError. The store remembers the
+        last ``IDEMPOTENCY_KEYS`` (10,000) keys of each collection, each for
+        ``IDEMPOTENCY_TTL`` (24 hours).
+        """
+        ids, cols = self._normalise(object_id, t, x, y, z, columns)
+        return AppendReceipt(*self._store._append_once(self.name, key, ids, cols))
+
+    def _normalise(self, object_id, t, x, y, z, columns: dict):
         meta = self._meta
-        ids, cols = normalise_batch(
+        return normalise_batch(
             object_id, t, x, y, z, columns, schema=meta["schema"], has_z=meta.get("has_z", False),
             geographic=meta["crs"] == "EPSG:4326",
         )
-        return self._store._append(self.name, ids, cols)
 
     def append_arrow(self, table) -> int:
         """Append a ``pyarrow.Table`` with columns object_id, t, x, y[, z] and properties."""
@@ -211,6 +270,14 @@ class Collection:
     def aggregate(self, cell=None, bucket=None, bbox=None, time=None, value=None, stat="count") -> "queries.Aggregate":
         """Counts (or sum/mean/min/max of ``value``) per time bucket x grid cell."""
         return queries.aggregate(self, cell, bucket, bbox, time, value, stat)
+
+    def ids(self, bbox=None, time=None, polygon=None) -> np.ndarray:
+        """The distinct ids of the features with samples in ``bbox`` x ``time`` (and ``polygon``), in the
+        collection's id order (integers by value, strings in first-write order), as ``query`` selects rows."""
+        col = self.query(bbox=bbox, time=time, polygon=polygon, columns=["object_id"])["object_id"]
+        if len(col) < 2:
+            return col
+        return col[np.r_[True, col[1:] != col[:-1]]]  # rows come sorted by (object, t)
 
     def __len__(self) -> int:
         return len(self.scan(columns=["t"]))

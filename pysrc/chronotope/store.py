@@ -9,6 +9,7 @@ docs/storage.md for the design and the durability guarantees.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -31,14 +32,35 @@ from chronotope.segment import Segment, write_segment
 from chronotope.cache import DEFAULT_CACHE_BYTES, BlockCache
 from chronotope.index import SpaceTimeIndex
 
-__all__ = ["open_store", "Store", "StoreLockedError"]
+__all__ = ["open_store", "Store", "StoreLockedError", "IdempotencyConflictError", "IDEMPOTENCY_KEYS",
+           "IDEMPOTENCY_TTL"]
 
 _FSYNC = ("always", "batch", "never")
 _HEADER = struct.Struct("<I")
+#: Idempotency keys remembered per collection: the most recent ones, each for a day at most.
+IDEMPOTENCY_KEYS = 10_000
+IDEMPOTENCY_TTL = np.timedelta64(24, "h")
+_TTL_NS = int(IDEMPOTENCY_TTL.astype("m8[ns]").astype(np.int64))
 
 
 class StoreLockedError(ChronotopeError):
     """Another process has the store open for writing."""
+
+
+class IdempotencyConflictError(InvalidArgumentError):
+    """An idempotency key already names an append of other rows."""
+
+
+def _digest(ids: np.ndarray, cols: dict[str, np.ndarray]) -> str:
+    """A fingerprint of a normalised batch: the same rows give the same digest whatever their source."""
+    h = hashlib.blake2b(digest_size=16)
+    if ids.dtype.kind == "U":  # the same strings in a wider array are the same ids
+        ids = ids.astype(f"U{max(1, int(np.char.str_len(ids).max()) if len(ids) else 1)}")
+    for name, a in (("object_id", ids), *cols.items()):
+        a = np.ascontiguousarray(a)
+        h.update(f"{name}:{a.dtype.str}:{len(a)};".encode())
+        h.update(a.view(np.uint8))
+    return h.hexdigest()
 
 
 def _pack(header: dict, buffers=()) -> list:
@@ -126,6 +148,7 @@ class Store:
         self._cache = BlockCache(int(cache_bytes))
         self._indexes: dict[str, tuple] = {}  # collection -> (segment files, SpaceTimeIndex)
         self._obsolete: list[Path] = []  # files replaced by the last manifest, removed once it is durable
+        self._idem: dict[str, dict[str, list]] = {}  # collection -> key -> [digest, rows, at ns], oldest first
         try:
             self._open()
         except BaseException:
@@ -162,6 +185,8 @@ class Store:
         self._state = state
         self._sweep()
         self._load_snapshot()
+        self._idem = {name: {e[0]: e[1:] for e in meta.get("idempotency", [])}
+                      for name, meta in self._state["collections"].items()}
         from chronotope.wal import WriteAheadLog
 
         self._wal = WriteAheadLog(self.path / "wal", fsync=self.fsync)
@@ -236,7 +261,7 @@ class Store:
         schema = {}
         for prop, dtype in (properties or {}).items():
             check_name(prop, "property")
-            if prop in _RESERVED:
+            if prop in _RESERVED or prop == "idempotency_key":
                 raise InvalidArgumentError(f"property name {prop!r} is reserved")
             try:
                 dt = np.dtype(dtype)
@@ -285,6 +310,7 @@ class Store:
                 seg.close()
             self._mem.pop(name, None)
             self._ids.pop(name, None)
+            self._idem.pop(name, None)
             docs = self._docs.pop(name, None)
             if docs is not None:
                 docs.close()
@@ -296,12 +322,27 @@ class Store:
         except KeyError:
             raise InvalidArgumentError(f"no collection {name!r} in store {self.path}") from None
 
+    def _set_collection_metadata(self, name: str, metadata: dict) -> None:
+        """Keep a collection's descriptive metadata (a JSON object) in the manifest."""
+        self._check_writer()
+        if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+            raise InvalidArgumentError("collection metadata must be a JSON object (a dict with string keys)")
+        try:
+            text = json.dumps(metadata, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"collection metadata is not JSON: {exc}") from None
+        with self._lock:
+            self._collection_meta(name)["metadata"] = json.loads(text)  # a private copy
+            save_manifest(self.path, self._state)
+
     # ---- the write path ----
 
     def _log(self, header: dict, buffers=()) -> int:
         return self._wal.append(_pack(header, buffers))
 
-    def _append(self, name: str, ids: np.ndarray, cols: dict[str, np.ndarray]) -> int:
+    def _append(self, name: str, ids: np.ndarray, cols: dict[str, np.ndarray], idem: list | None = None) -> int:
+        """Log and apply one validated batch; ``idem`` = [key, digest, at ns] records its idempotency key
+        in the same log record."""
         self._check_writer()
         with self._lock:
             meta = self._collection_meta(name)
@@ -322,11 +363,39 @@ class Store:
             cols = {"oid": np.ascontiguousarray(oid, dtype=np.int64), **{k: np.ascontiguousarray(v) for k, v in cols.items()}}
             header = {"op": "append", "c": name, "n": len(oid), "cols": [[k, v.dtype.str] for k, v in cols.items()],
                       "new_ids": new_ids}
+            if idem is not None:
+                header["idem"] = idem
             lsn = self._log(header, [memoryview(v).cast("B") for v in cols.values()])
             self._mem.setdefault(name, _Memtable()).add(lsn, cols)
+            if idem is not None:
+                self._remember(name, idem, len(oid))
             if self._mem[name].rows >= self._flush_rows:
                 self._flush_locked()
             return len(oid)
+
+    def _append_once(self, name: str, key: str, ids: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[int, bool]:
+        """Append unless ``key`` already names an append (of the same rows: its row count and True; of
+        other rows: IdempotencyConflictError). The key is logged with the rows, so it survives a crash."""
+        if not isinstance(key, str) or not 0 < len(key) <= 255:
+            raise InvalidArgumentError(f"an idempotency key is a string of 1 to 255 characters, got {key!r}")
+        digest = _digest(ids, cols)
+        with self._lock:
+            self._check_writer()
+            seen = self._idem.get(name, {}).get(key)
+            if seen is not None and _time.time_ns() - seen[2] <= _TTL_NS:
+                if seen[0] != digest:
+                    raise IdempotencyConflictError(
+                        f"idempotency key {key!r} was used for an append of other rows; use a new key for new data")
+                return seen[1], True
+            return self._append(name, ids, cols, idem=[key, digest, _time.time_ns()]), False
+
+    def _remember(self, name: str, idem: list, rows: int) -> None:
+        keys = self._idem.setdefault(name, {})
+        key, digest, at = idem
+        keys.pop(key, None)  # an expired key used again counts from now
+        keys[key] = [digest, rows, at]
+        while len(keys) > IDEMPOTENCY_KEYS:
+            del keys[next(iter(keys))]
 
     def _code_of(self, name: str, object_id, create: bool) -> int:
         meta = self._collection_meta(name)
@@ -373,6 +442,8 @@ class Store:
                 cols[col] = np.frombuffer(body[pos : pos + n * dt.itemsize], dtype=dt).copy()
                 pos += n * dt.itemsize
             mem.add(lsn, cols)
+            if "idem" in header:
+                self._remember(name, header["idem"], n)
         elif header["op"] == "delete":
             mem.tombstones.append({"oid": header["oid"], "t0": header["t0"], "t1": header["t1"], "lsn": lsn})
             mem.max_lsn = max(mem.max_lsn, lsn)
@@ -405,6 +476,11 @@ class Store:
             if docs is not None:
                 docs.flush()
             self._save_ids(name, meta)
+        now = _time.time_ns()
+        for name, keys in self._idem.items():  # the keys of the rows now in segments, unexpired
+            if name in self._state["collections"]:
+                self._state["collections"][name]["idempotency"] = [[k, *e] for k, e in keys.items()
+                                                                   if now - e[2] <= _TTL_NS]
         self._mem = {}
         if changed or top > self._state["wal_checkpoint"]:
             self._state["wal_checkpoint"] = top
