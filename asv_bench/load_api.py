@@ -26,17 +26,18 @@ off) serves the store on 127.0.0.1; the load generator runs in this process
   JSON (``{"object_id": [...], "t": [...], ...}`` with epoch-ns times). Points/s =
   points / wall time of all requests.
 
-Run: ``python asv_bench/load_api.py --points 5000000`` (about 2 minutes).
+Run: ``python asv_bench/load_api.py --points 5000000`` (a few minutes; ``--store DIR``
+keeps the store and the query set for the next run, ``--no-ingest`` leaves it unchanged).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -64,10 +65,16 @@ def iso(ns: int) -> str:
 
 
 def build_store(path: Path, points: int) -> dict:
+    """The replicated data, stored at ``path`` unless a store is there already (``--store`` reuse)."""
     import chronotope as ct
 
     base = cq.load_base()
     arr, copies = cq.replicate_days(base, points)
+    if (path / "MANIFEST").exists():
+        with ct.open(path, readonly=True) as db:
+            if len(db.collection("ais")) < points:
+                raise SystemExit(f"{path} holds fewer than {points:,} points: give another --store")
+        return {"base": base, "arr": arr, "copies": copies}
     start = time.perf_counter()
     with ct.open(path, fsync="never") as db:
         coll = db.create_collection("ais")
@@ -88,26 +95,26 @@ def free_port() -> int:
 
 
 class Server:
+    """`chronotope serve` on the store, with a user of this run's own (so a kept store can be reused)."""
+
     def __init__(self, store: Path):
+        import secrets
+
+        from chronotope_api.accounts import Accounts, Grant
+
+        accounts = Accounts(store)
+        self.user, self.password = f"load_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+        accounts.add_user(self.user, self.password, Grant.make("admin"))
+        self.accounts = accounts
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "CHRONOTOPE_RATE_LIMIT": "off", "CHRONOTOPE_LOGIN_RATE_LIMIT": "off"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "chronotope.cli", "serve", "--store", str(store), "--demo",
-                                      "--port", str(self.port)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     text=True, env=env)
-        lines = []
-        while True:
-            line = self.proc.stderr.readline()
-            if not line:
-                raise SystemExit("the server ended: " + "".join(lines))
-            lines.append(line)
-            if line.startswith("serving "):
-                break
-        found = re.search(r"user 'demo' with password '([^']+)'", "".join(lines))
-        if not found:
-            raise SystemExit("the store has users already: give a fresh --store")
-        self.password = found.group(1)
-        for _ in range(600):
+        self.proc = subprocess.Popen([sys.executable, "-m", "chronotope.cli", "serve", "--store", str(store),
+                                      "--port", str(self.port)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     env=env)
+        for _ in range(1200):
+            if self.proc.poll() is not None:
+                raise SystemExit("the server ended")
             try:
                 httpx.get(self.url + "/", timeout=1)
                 break
@@ -115,13 +122,14 @@ class Server:
                 time.sleep(0.05)
 
     def token(self) -> str:
-        resp = httpx.post(self.url + "/auth/token", data={"username": "demo", "password": self.password})
+        resp = httpx.post(self.url + "/auth/token", data={"username": self.user, "password": self.password})
         resp.raise_for_status()
         return resp.json()["access_token"]
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=60)
+        self.accounts.remove_user(self.user)
 
 
 # --------------------------------------------------------------------------- small queries
@@ -233,8 +241,10 @@ def main() -> None:
     ap.add_argument("--ingest-points", type=int, default=4_000_000)
     ap.add_argument("--batch", type=int, default=500_000, help="points per ingest request")
     ap.add_argument("--json-points", type=int, default=500_000, help="points posted as JSON")
-    ap.add_argument("--store", help="store directory (default: a temporary one)")
+    ap.add_argument("--store", help="store directory, built if missing and kept, reused if present "
+                                     "(default: a temporary one)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-ingest", action="store_true", help="only the small queries (the store stays as it is)")
     args = ap.parse_args()
 
     from chronotope.batch import encode_batch
@@ -246,9 +256,17 @@ def main() -> None:
         server = Server(store)
         try:
             token = server.token()
-            reqs = make_requests(data, 500, args.seed)
+            cache = store.parent / f"requests-{args.points}-{args.seed}.json"
+            if cache.exists():
+                reqs = json.loads(cache.read_text())
+            else:
+                reqs = make_requests(data, 500, args.seed)
+                if args.store:
+                    cache.write_text(json.dumps(reqs))
             print(f"\n{args.points:,} points, {len(np.unique(data['arr']['object_id'])):,} objects; "
                   f"open loop at {args.rate:g} requests/s for {args.duration:g} s (after {args.warmup:g} s warm-up)")
+            gc.collect()
+            gc.freeze()  # the load generator's own collector pauses would count as server latency
             asyncio.run(open_loop(server.url, token, reqs, args.rate, args.warmup))
             res = asyncio.run(open_loop(server.url, token, reqs, args.rate, args.duration))
             print(f"achieved {res['n'] / res['wall']:.1f} requests/s; latency from the scheduled send, ms")
@@ -265,6 +283,8 @@ def main() -> None:
             print(f"{'all':<36}{len(everything):>6}{'':>7}" + "".join(f"{p[k]:>8.2f}" for k in p)
                   + f"{sum(res['errors'].values()):>8}")
 
+            if args.no_ingest:
+                return
             cols = ingest_columns(data, args.ingest_points + args.json_points)
             binary_cols = {k: v[:args.ingest_points] for k, v in cols.items()}
             slices = [slice(i, i + args.batch) for i in range(0, args.ingest_points, args.batch)]

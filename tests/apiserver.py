@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -81,6 +82,23 @@ class Server:
             return self.proc.wait(timeout=30)
         finally:
             self.proc.stderr.close()
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run the chronotope command line (text in and out)."""
+    return subprocess.run([sys.executable, "-m", "chronotope.cli", *args], input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+@contextlib.contextmanager
+def serving(store, *args: str, env: dict | None = None):
+    """A started `chronotope serve --store STORE *args` (``.store`` set), stopped cleanly at the end."""
+    server = Server("--store", str(store), *args, env=env).start()
+    server.store = str(store)
+    try:
+        yield server
+    finally:
+        assert server.stop() == 0
 
 
 def assert_problem(resp: httpx.Response, status: int, detail: str | None = None) -> dict:

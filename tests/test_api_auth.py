@@ -16,12 +16,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apiserver import Server, assert_problem  # noqa: E402
-
-
-def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chronotope.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=120)
+from apiserver import Server, assert_problem, cli, serving  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +26,8 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def srv(store):
-    server = Server("--store", store, "--demo").start()
-    try:
+    with serving(store, "--demo") as server:
         yield server
-    finally:
-        assert server.stop() == 0
 
 
 def test_public_pages_need_no_login_but_data_does(srv):

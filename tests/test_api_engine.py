@@ -23,7 +23,7 @@ from chronotope.datasets import load_sample  # noqa: E402
 from chronotope_api.params import instant, iso_array  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apiserver import Server, assert_problem  # noqa: E402
+from apiserver import Server, assert_problem, cli, serving  # noqa: E402
 
 BOX = (-74.05, 40.60, -74.00, 40.70)
 BOX_TEXT = ",".join(map(str, BOX))
@@ -38,9 +38,8 @@ WINDOW = "2020-12-03T00:00:00Z/2020-12-03T12:00:00Z"
 WINDOW_NS = (instant("2020-12-03T00:00:00Z"), instant(NOON))
 
 
-def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "chronotope.cli", *args], input=stdin, capture_output=True, text=True,
-                          timeout=120)
+def cli_ok(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    done = cli(*args, stdin=stdin)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -61,11 +60,8 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def srv(store):
-    server = Server("--store", store, "--demo").start()
-    try:
+    with serving(store, "--demo") as server:
         yield server
-    finally:
-        assert server.stop() == 0
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +94,7 @@ def users(srv, store, tmp_path_factory):
     }
     clients = {}
     for name, args in grants.items():
-        cli("user", "add", name, *args, "--store", store, stdin=f"{name}-password-123\n")
+        cli_ok("user", "add", name, *args, "--store", store, stdin=f"{name}-password-123\n")
         clients[name] = srv.client(srv.token(name, f"{name}-password-123"))
     yield clients
     for client in clients.values():

@@ -26,7 +26,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apiserver import Server, assert_problem  # noqa: E402
+from apiserver import Server, assert_problem, serving  # noqa: E402
 
 WAIT = 90.0  # seconds; generous for a loaded CI machine, and only ever spent when something is wrong
 OPERATION = "/collections/{collectionId}"
@@ -36,11 +36,8 @@ KNOWN_BLOCKED = ("https://cdn.redoc.ly/",)
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    server = Server("--store", str(tmp_path_factory.mktemp("explorer") / "store"), "--demo").start()
-    try:
+    with serving(tmp_path_factory.mktemp("explorer") / "store", "--demo") as server:
         yield server
-    finally:
-        assert server.stop() == 0
 
 
 def _executable(*names: str) -> str | None:

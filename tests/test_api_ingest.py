@@ -10,7 +10,6 @@ import io
 import json
 import os
 import struct
-import subprocess
 import sys
 
 import httpx
@@ -32,7 +31,7 @@ from chronotope_api.instants import parse_instants  # noqa: E402
 from chronotope_api.params import instant  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apiserver import Server, assert_problem  # noqa: E402
+from apiserver import Server, assert_problem, cli, serving  # noqa: E402
 
 BATCH, ARROW, CSV, NDJSON, JSON = ("application/vnd.chronotope.batch", "application/vnd.apache.arrow.stream",
                                    "text/csv", "application/x-ndjson", "application/json")
@@ -114,11 +113,6 @@ def same_rows(got: dict, want: dict) -> None:
         np.testing.assert_array_equal(got[name][g], want[name][w].astype(got[name].dtype))
 
 
-def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chronotope.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=120)
-
-
 def make_store(path, names=("ais",), **kwargs) -> str:
     with ct.open(path) as db:
         for name in names:
@@ -193,12 +187,8 @@ def test_each_format_stores_the_rows_it_carries(stored, fmt, kind):
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     store = make_store(tmp_path_factory.mktemp("ingest") / "store", ["ais", "harbour"])
-    server = Server("--store", store, "--demo").start()
-    server.store = store
-    try:
+    with serving(store, "--demo") as server:
         yield server
-    finally:
-        assert server.stop() == 0
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ right), as problem+json. Destructive routes aim at things that do not exist.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import httpx
@@ -18,7 +17,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apiserver import Server  # noqa: E402
+from apiserver import cli, serving  # noqa: E402
 
 PUBLIC, ANY = "public", "authenticated"
 # (method, path) -> the least role needed ("reader" | "writer" | "admin"), or PUBLIC, or ANY (any login)
@@ -80,29 +79,25 @@ PRINCIPALS = {
 }
 
 
-def cli(*args: str, stdin: str | None = None) -> None:
-    proc = subprocess.run([sys.executable, "-m", "chronotope.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=120)
+def cli_ok(*args: str, stdin: str | None = None) -> None:
+    proc = cli(*args, stdin=stdin)
     assert proc.returncode == 0, proc.stderr
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     store = str(tmp_path_factory.mktemp("matrix") / "store")
-    server = Server("--store", store, "--demo").start()
-    try:
+    with serving(store, "--demo") as server:
         tokens = {None: None}
         for name, grants in PRINCIPALS.items():
-            cli("user", "add", name, "--role", "reader", "--store", store, stdin=f"{name}-password\n")
-            cli("user", "revoke", name, "--store", store)
+            cli_ok("user", "add", name, "--role", "reader", "--store", store, stdin=f"{name}-password\n")
+            cli_ok("user", "revoke", name, "--store", store)
             for role, coll in grants:
-                cli("user", "grant", name, "--role", role, *(["--collection", coll] if coll else []), "--store", store)
+                cli_ok("user", "grant", name, "--role", role, *(["--collection", coll] if coll else []), "--store", store)
             tokens[name] = server.token(name, f"{name}-password")
         with server.client() as admin:
             feature = admin.get("/collections/ais/items", params={"limit": 1}).json()["features"][0]["id"]
         yield server, tokens, str(feature)
-    finally:
-        assert server.stop() == 0
 
 
 def expected_role(principal: str | None, need: str, collection: str | None) -> str | None:

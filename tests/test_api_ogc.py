@@ -23,7 +23,7 @@ import chronotope as ct  # noqa: E402
 from chronotope.spatial import EARTH_RADIUS_M  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apiserver import Server, assert_problem  # noqa: E402
+from apiserver import assert_problem, serving  # noqa: E402
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 CRS84 = {"type": "Name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
@@ -36,12 +36,8 @@ STEP_M = EARTH_RADIUS_M * math.radians(0.001)  # 0.001 degree of latitude on the
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     store = str(tmp_path_factory.mktemp("ogc") / "store")
-    server = Server("--store", store, "--demo").start()
-    server.store = store
-    try:
+    with serving(store, "--demo") as server:
         yield server
-    finally:
-        assert server.stop() == 0
 
 
 @pytest.fixture(scope="module")

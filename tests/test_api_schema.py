@@ -21,7 +21,7 @@ from schemathesis.checks import (
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apiserver import Server  # noqa: E402
+from apiserver import Server, serving  # noqa: E402
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # per operation for the fuzzing phase; with the documented examples and the coverage phase's boundary and
@@ -59,22 +59,15 @@ def _schema(server: Server):
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     # long-lived tokens: the run must not outlast them
-    server = Server("--store", str(tmp_path_factory.mktemp("schema") / "store"), "--demo",
-                    env={"CHRONOTOPE_TOKEN_TTL": "3600"}).start()
-    try:
+    with serving(tmp_path_factory.mktemp("schema") / "store", "--demo", env={"CHRONOTOPE_TOKEN_TTL": "3600"}) as server:
         yield _schema(server)
-    finally:
-        assert server.stop() == 0
 
 
 @pytest.fixture(scope="module")
 def api_to_destroy(tmp_path_factory):
-    server = Server("--store", str(tmp_path_factory.mktemp("schema-destroy") / "store"), "--demo",
-                    env={"CHRONOTOPE_TOKEN_TTL": "3600"}).start()
-    try:
+    with serving(tmp_path_factory.mktemp("schema-destroy") / "store", "--demo",
+                 env={"CHRONOTOPE_TOKEN_TTL": "3600"}) as server:
         yield _schema(server)
-    finally:
-        assert server.stop() == 0
 
 
 everything_else = schemathesis.pytest.from_fixture("api").exclude(_is_destructive)

@@ -119,7 +119,7 @@ def negotiate(accept: str | None) -> Format | None:
     return best
 
 
-def output(
+async def output(  # async: trivial work, so FastAPI runs it inline instead of in a worker thread
     request: Request,
     f: Format | None = Query(
         None, description="The response format, overriding the `Accept` header: `json` (columns), `ndjson` "

@@ -13,6 +13,7 @@ The store commands work on a store directory:
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import time
@@ -175,7 +176,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: end like Ctrl-C does,
         # leaving through the `with` so that the store is closed
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(create_app(db, settings), host=settings.host, port=settings.port, log_level="warning")
+        app = create_app(db, settings)
+        # everything made so far (modules, the app, the store's metadata) lives as long as the server: keep the
+        # collector from walking it again and again, which paused requests by 50-100 ms under load
+        gc.collect()
+        gc.freeze()
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
 
 
