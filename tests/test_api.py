@@ -100,3 +100,15 @@ def test_serve_refuses_bad_settings_with_a_message(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "chronotope.cli", "serve", "--store", str(tmp_path / "s")],
                           env={**os.environ, "CHRONOTOPE_PORT": "0x50"}, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "CHRONOTOPE_PORT: port must be an integer" in proc.stderr
+
+
+def test_every_answer_has_a_request_id_and_problems_name_it(server, admin):
+    ok = admin.get("/collections")
+    assert len(ok.headers["x-request-id"]) == 16
+    mine = admin.get("/collections/ais/query", params={"bbox": "1,2,3"}, headers={"X-Request-ID": "trace-42.a"})
+    body = assert_problem(mine, 400)
+    assert mine.headers["x-request-id"] == body["request_id"] == "trace-42.a"
+    assert body["error"] == "InvalidArgumentError"  # the package's exception: the SDK raises the same
+    unsafe = admin.get("/collections/nope", headers={"X-Request-ID": "x" * 65})
+    assert assert_problem(unsafe, 404)["request_id"] == unsafe.headers["x-request-id"] != "x" * 65
+    assert "error" not in unsafe.json()

@@ -1,4 +1,5 @@
-"""ASGI middleware guarding every request: a rate limit per client address, a body size limit, a timeout.
+"""ASGI middleware around every request: a request id, a rate limit per client address, a body size limit, a
+timeout.
 
 Pure ASGI (no BaseHTTPMiddleware), so streamed responses pass through untouched.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import secrets
 
 from chronotope_api.problems import PROBLEM_JSON, Problem, problem_body
 from chronotope_api.throttle import Throttle
@@ -14,12 +17,24 @@ from chronotope_api.throttle import Throttle
 __all__ = ["Guards"]
 
 
-async def _send_problem(send, status: int, detail: str, instance: str, headers: dict | None = None) -> None:
-    body = json.dumps(problem_body(status, detail, instance)).encode()
+async def _send_problem(send, status: int, detail: str, instance: str, headers: dict | None = None,
+                        request_id: str | None = None) -> None:
+    body = json.dumps(problem_body(status, detail, instance, request_id)).encode()
+    headers = {**(headers or {}), **({"X-Request-ID": request_id} if request_id else {})}
     raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+
+
+def _request_id(sent: bytes | None) -> str:
+    """The client's X-Request-ID when it is short and plain (it goes into logs and answers), else a new one."""
+    if sent is not None and _SAFE_ID.fullmatch(sent):
+        return sent.decode()
+    return secrets.token_hex(8)
 
 
 class _TooLarge(Exception):
@@ -37,14 +52,21 @@ class Guards:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        headers = dict(scope.get("headers") or [])
+        rid = _request_id(headers.get(b"x-request-id"))
+        scope.setdefault("state", {})["request_id"] = rid  # request.state.request_id for the problem handlers
+
+        async def problem(status: int, detail: str, extra: dict | None = None) -> None:
+            await _send_problem(send, status, detail, path, extra, rid)
+
         address = scope["client"][0] if scope.get("client") else "?"
         try:
-            limit_headers = self.throttle.hit(address)
+            limit_headers = {**self.throttle.hit(address), "X-Request-ID": rid}
         except Problem as exc:
-            return await _send_problem(send, 429, exc.detail, path, exc.headers)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+            return await problem(429, exc.detail, exc.headers)
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            return await _send_problem(send, 413, f"the request body is larger than {self.max_body} bytes", path)
+            return await problem(413, f"the request body is larger than {self.max_body} bytes")
 
         received = 0
         overflow = False  # the body went over the limit: whatever the app answers becomes a 413
@@ -66,7 +88,7 @@ class Guards:
             if message["type"] == "http.response.start":
                 started.set()
                 if overflow:
-                    return await _send_problem(send, 413, too_large, path)
+                    return await problem(413, too_large)
                 message = {**message, "headers": list(message.get("headers", [])) +
                            [(k.lower().encode(), v.encode()) for k, v in limit_headers.items()]}
             elif overflow:
@@ -79,10 +101,9 @@ class Guards:
         waiter.cancel()
         if not started.is_set() and not task.done():
             task.cancel()  # a handler in a worker thread runs on, but the client is answered
-            return await _send_problem(send, 503, f"the request took longer than {self.timeout:g} s", path,
-                                       {"Retry-After": "1"})
+            return await problem(503, f"the request took longer than {self.timeout:g} s", {"Retry-After": "1"})
         try:
             await task
         except _TooLarge:
             if not started.is_set():
-                await _send_problem(send, 413, too_large, path)
+                await problem(413, too_large)

@@ -28,6 +28,11 @@ PROBLEM_SCHEMA = {
         "detail": {"type": "string", "description": "what went wrong, for a person",
                    "example": "bbox minLat 41.0 is above maxLat 40.0"},
         "instance": {"type": "string", "description": "the request path", "example": "/collections/ais/query"},
+        "request_id": {"type": "string", "description": "the request's id (also the X-Request-ID header)",
+                       "example": "5f0c2a9e1b7d4c3a"},
+        "error": {"type": "string", "description": "the chronotope exception class behind the problem, when "
+                                                   "there is one (the SDK raises the same)",
+                  "example": "InvalidArgumentError"},
     },
 }
 _REF = {"$ref": "#/components/schemas/Problem"}

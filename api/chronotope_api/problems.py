@@ -27,14 +27,23 @@ class Problem(Exception):
         self.status, self.detail, self.headers = status, detail, headers
 
 
-def problem_body(status: int, detail: str, instance: str) -> dict:
-    return {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
+def problem_body(status: int, detail: str, instance: str, request_id: str | None = None,
+                 error: str | None = None) -> dict:
+    """The RFC 9457 members, plus ``request_id`` (to find the request in logs) and ``error`` (the package
+    exception's class name, so that the SDK raises the same exception as the embedded store) when known."""
+    body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail,
             "instance": instance}
+    if request_id is not None:
+        body["request_id"] = request_id
+    if error is not None:
+        body["error"] = error
+    return body
 
 
-def problem_response(request: Request, status: int, detail: str, headers=None) -> JSONResponse:
-    return JSONResponse(problem_body(status, detail, request.url.path), status_code=status, media_type=PROBLEM_JSON,
-                        headers=headers)
+def problem_response(request: Request, status: int, detail: str, headers=None, error: str | None = None) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    return JSONResponse(problem_body(status, detail, request.url.path, request_id, error), status_code=status,
+                        media_type=PROBLEM_JSON, headers=headers)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -68,11 +77,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CorruptDataError)
     async def _corrupt(request: Request, exc: CorruptDataError):
-        return problem_response(request, 500, "the store holds damaged data; run `chronotope verify`")
+        return problem_response(request, 500, "the store holds damaged data; run `chronotope verify`",
+                                error="CorruptDataError")
 
     @app.exception_handler(ChronotopeError)  # bad arguments (InvalidArgumentError) and the like
     async def _chronotope(request: Request, exc: ChronotopeError):
-        return problem_response(request, 400, str(exc))
+        return problem_response(request, 400, str(exc), error=type(exc).__name__)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
