@@ -55,6 +55,8 @@ ROUTES = {
     ("GET", "/collections/{collectionId}/nearest"): "reader",
     ("GET", "/collections/{collectionId}/snapshot"): "reader",
     ("GET", "/collections/{collectionId}/track/{objectId}"): "reader",
+    ("DELETE", "/collections/{collectionId}/track/{objectId}"): "writer",
+    ("GET", "/collections/{collectionId}/count"): "reader",
     ("GET", "/collections/{collectionId}/aggregate"): "reader",
     ("GET", "/collections/{collectionId}/documents/{objectId}"): "reader",
     ("PUT", "/collections/{collectionId}/documents/{objectId}"): "writer",

@@ -34,6 +34,7 @@ MAX_EXAMPLES = 25
 DESTRUCTIVE = [
     ("DELETE", "/collections/{collectionId}"),
     ("DELETE", "/collections/{collectionId}/items/{mFeatureId}"),
+    ("DELETE", "/collections/{collectionId}/track/{objectId}"),
     ("POST", "/admin/prune"),
 ]
 

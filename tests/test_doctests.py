@@ -7,7 +7,9 @@ import pytest
 
 MODULES = ["chronotope.codec", "chronotope.errors", "chronotope.loaders", "chronotope.datasets", "chronotope.spatial",
            "chronotope.cache", "chronotope_api.settings", "chronotope_api.params", "chronotope_api.outputs",
-           "chronotope_api.engine", "chronotope.batch", "chronotope_api.instants"]
+           "chronotope_api.engine", "chronotope.batch", "chronotope_api.instants",
+           "chronotope.client.breaker", "chronotope.client.problems", "chronotope.client.transport",
+           "chronotope.client.wire"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -494,6 +494,44 @@ def track(collectionId: CollectionId, objectId: ObjectId, datetime: Datetime = N
     return respond(rows, out)
 
 
+@router.delete("/collections/{collectionId}/track/{objectId}", summary="Delete a feature's samples in an interval",
+               tags=[_QUERIES], status_code=204, response_class=Response,
+               description="Deletes the feature's samples in `datetime` (inclusive; all of them without it), as "
+                        "`Collection.delete(object_id, time)` does; an unknown feature has nothing to delete (204). "
+                        "Needs the writer role; under a grant limited to a region or time window, every sample "
+                        "deleted must lie inside it (403 otherwise, nothing deleted).",
+               responses={204: {"description": "deleted (or nothing to delete)"}, **_problems(400, 401, 403, 404, 422)})
+def delete_track(collectionId: CollectionId, objectId: ObjectId, datetime: Datetime = None,  # noqa: N803
+                 access: Access = Depends(require("writer"))) -> Response:
+    coll = _coll(access)
+    with bad_arguments():
+        oid, time = params.object_id(coll, objectId), interval(datetime)
+        if access.scope.limited:
+            doomed = coll.track(oid, time=time, columns=["t", "x", "y"]).to_dict()
+            access.scope.check_write(doomed["t"].view(np.int64), doomed["x"], doomed["y"])
+        coll.delete(oid, time=time)
+    return Response(status_code=204)
+
+
+@router.get("/collections/{collectionId}/count", summary="How many samples the collection holds", tags=[_QUERIES],
+            response_class=Response, description="The number of stored samples (`len(collection)`); under a grant "
+                                                  "limited to a region or time window, of those inside it.",
+            responses=_json_responses("The count", {"rows": 172679},
+                                      {"type": "object", "required": ["rows"],
+                                       "properties": {"rows": {"type": "integer", "minimum": 0}}},
+                                      errors=(401, 403, 404)))
+def count(collectionId: CollectionId, access: Access = Depends(require("reader"))) -> Response:  # noqa: N803
+    coll, scope = _coll(access), access.scope
+    if not scope.limited:
+        return _json({"rows": len(coll)})
+    try:
+        bbox, time = scope.window(None, None)
+    except OutsideScope:
+        return _json({"rows": 0})
+    rows = scope.filter(coll.query(bbox=bbox, time=time, polygon=scope.polygon, columns=["t", "x", "y"]))
+    return _json({"rows": len(rows)})
+
+
 # ---- aggregate ----
 
 def _cell(text: str | None):

@@ -1,7 +1,7 @@
 """chronotope: a storage engine for moving objects and their history.
 
 ``chronotope.open(path)`` opens (or creates) a store — see
-:mod:`chronotope.store`; the column codecs are :mod:`chronotope.codec`, the
+:mod:`chronotope.store` — and ``chronotope.connect(url, ...)`` a served one; the column codecs are :mod:`chronotope.codec`, the
 tracktable loaders :mod:`chronotope.loaders`, the bundled real AIS sample
 :mod:`chronotope.datasets`. See README.md and docs/.
 """
@@ -15,6 +15,17 @@ from chronotope.results import Result
 from chronotope.store import Store
 from chronotope.store import open_store as open  # noqa: A001 - the public contract: ct.open(path)
 
+
+
+def connect(url: str, username: str | None = None, password: str | None = None, api_key: str | None = None,
+            **options):
+    """A store served by ``chronotope serve`` at ``url``, with the interface of :func:`open`'s (needs the
+    ``client`` extra). ``options`` go to :class:`chronotope.client.Transport` (timeouts, retries, breaker)."""
+    from chronotope.client.remote import connect as remote_connect  # httpx only when asked for
+
+    return remote_connect(url, username=username, password=password, api_key=api_key, **options)
+
+
 try:
     __version__ = version("chronotope")
 except PackageNotFoundError:  # running from a source tree
@@ -22,6 +33,7 @@ except PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "open",
+    "connect",
     "Store",
     "Collection",
     "Result",

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""The SDK against raw HTTP calls on the same server and data: ingest throughput and small-query latency.
+
+What is measured
+----------------
+A real ``chronotope serve`` on a fresh store in a temporary directory, loaded
+with the bundled sample replicated to ``--points`` points (as
+asv_bench/compare_queries.py does it); the clients run in this process, one
+request at a time, after a warm-up; medians of ``--repeat`` runs.
+
+- Ingest: ``--ingest-points`` new points (later copies of the sample) in
+  ``--batch``-point batches, (a) through the SDK, ``collection.append(...)``
+  (the binary batch, an idempotency key per batch, retries on), (b) as raw
+  ``httpx`` POSTs of columnar JSON (``{"object_id": [...], "t": [ns...], ...}``),
+  the body encoded inside the timed loop as a client would. Points/s and the
+  ratio SDK / JSON (the issue's target: at least 10x).
+- Query overhead: the same box x interval query (~0.01 % of the points) through
+  ``collection.query(...)`` (Arrow IPC answer assembled into a ``Result``) and
+  as a raw ``httpx`` GET of the same URL with ``f=arrow`` whose body is only
+  read (not decoded). Median latency of each and the SDK's overhead over the
+  raw call (target: under 10 %).
+
+Run: ``python asv_bench/compare_sdk.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare_queries as cq  # noqa: E402
+import load_api  # noqa: E402 - the store recipe and the server wrapper
+
+
+def median_seconds(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--points", type=int, default=1_000_000)
+    ap.add_argument("--ingest-points", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=200, help="timed queries per client (median)")
+    ap.add_argument("--runs", type=int, default=3, help="ingest runs per client (median)")
+    args = ap.parse_args()
+
+    import chronotope as ct
+
+    tmp = Path(tempfile.mkdtemp(prefix="ct-sdk-"))
+    try:
+        data = load_api.build_store(tmp / "store", args.points)
+        server = load_api.Server(tmp / "store")
+        try:
+            token = server.token()
+            raw = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=300)
+            remote = ct.connect(server.url, username=server.user, password=server.password)
+            coll = remote.collection("ais")
+
+            # ---- ingest: one fresh slice of later copies per run and client
+            cols = load_api.ingest_columns(data, 2 * args.runs * args.ingest_points)
+            slices = iter(range(0, 2 * args.runs * args.ingest_points, args.ingest_points))
+
+            def sdk_ingest():
+                lo = next(slices)
+                for i in range(lo, lo + args.ingest_points, args.batch):
+                    s = slice(i, i + args.batch)
+                    coll.append(cols["object_id"][s], cols["t"][s], cols["x"][s], cols["y"][s])
+
+            def json_ingest():
+                lo = next(slices)
+                for i in range(lo, lo + args.ingest_points, args.batch):
+                    s = slice(i, i + args.batch)
+                    body = json.dumps({k: v[s].tolist() for k, v in cols.items()}).encode()
+                    resp = raw.post("/collections/ais/samples", content=body,
+                                    headers={"Content-Type": "application/json"})
+                    resp.raise_for_status()
+
+            runs = max(1, args.runs - 1)  # the first call of median_seconds is its warm-up
+            sdk_s = median_seconds(sdk_ingest, runs)
+            json_s = median_seconds(json_ingest, runs)
+            sdk_rate, json_rate = args.ingest_points / sdk_s, args.ingest_points / json_s
+            print(f"{args.points:,} points stored; ingest of {args.ingest_points:,} points in {args.batch:,}-point "
+                  f"batches, median of {runs}:")
+            print(f"  SDK (binary batch)     {sdk_rate / 1e6:6.2f} M points/s")
+            print(f"  raw httpx, JSON        {json_rate / 1e6:6.2f} M points/s")
+            print(f"  SDK / JSON             {sdk_rate / json_rate:6.1f}x   (target >= 10x)")
+
+            # ---- query overhead
+            obj = cq.object_order(data["arr"])
+            queries, _ = cq.make_queries(data["arr"], obj, 20, seed=3)
+            x0, y0, x1, y1, t0, t1 = queries["box_0.01%"][0]
+            params = {"bbox": f"{x0},{y0},{x1},{y1}", "datetime": f"{load_api.iso(t0)}/{load_api.iso(t1)}",
+                      "f": "arrow"}
+            rows = len(coll.query(bbox=(x0, y0, x1, y1), time=(t0, t1)))
+            sdk_q = median_seconds(lambda: coll.query(bbox=(x0, y0, x1, y1), time=(t0, t1)), args.repeat)
+            raw_q = median_seconds(lambda: raw.get("/collections/ais/query", params=params).content, args.repeat)
+            print(f"box x interval query, {rows} rows, median of {args.repeat}:")
+            print(f"  SDK query()            {sdk_q * 1e3:6.2f} ms (Arrow decoded into a Result)")
+            print(f"  raw httpx GET          {raw_q * 1e3:6.2f} ms (body read, not decoded)")
+            print(f"  SDK overhead           {100 * (sdk_q / raw_q - 1):6.1f} %   (target < 10 %)")
+            remote.close()
+            raw.close()
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
