@@ -120,6 +120,7 @@ class AsyncRemoteCollection:
 
     @property
     def crs(self) -> str:
+        """The coordinate reference system, e.g. "EPSG:4326" (lon/lat, distances in metres)."""
         return self._desc.crs
 
     @property

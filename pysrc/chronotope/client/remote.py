@@ -151,6 +151,7 @@ class RemoteCollection:
 
     @property
     def crs(self) -> str:
+        """The coordinate reference system, e.g. "EPSG:4326" (lon/lat, distances in metres)."""
         return self._desc.crs
 
     @property
@@ -275,4 +276,5 @@ class RemoteCollection:
         return self._do(self._calls.count())
 
     def __len__(self) -> int:
+        """The number of stored samples (one request: ``GET /collections/{id}/count``)."""
         return self.count()
