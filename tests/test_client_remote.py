@@ -225,3 +225,16 @@ def test_features_follow_the_next_links(server, db):
             coll = await adb.collection("ais")
             return [f["id"] async for f in coll.features(limit=50)]
     assert asyncio.run(run()) == every
+
+
+def test_queries_reuse_the_pooled_connection(server):
+    """Row answers are chunked streams: reading each to its end keeps the connection for the next call."""
+    from faultproxy import FaultProxy
+
+    with FaultProxy(server.port) as proxy, connect(proxy.url, username="demo",
+                                                   password=server.admin_password) as store:
+        ais = store.collection("ais")
+        for _ in range(20):
+            assert len(ais.query(bbox=(-74.02, 40.68, -74.0, 40.70), time=("2020-12-03", "2020-12-03T01:00"))) > 0
+        assert len(ais.nearest(-74.01, 40.69, k=3, at="2020-12-03T12:00")) == 3
+        assert proxy.counters["accepted"] == 1  # one connection: login, description and 21 queries
