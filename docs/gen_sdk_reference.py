@@ -47,9 +47,13 @@ def _signature(name: str, obj) -> str:
 
 
 def _members(cls) -> list[tuple[str, object]]:
-    """Public methods and properties defined by the class itself, in source order."""
-    out = []
-    for name, member in cls.__dict__.items():
+    """Public methods and properties of the class and its SDK bases, in source order."""
+    out, seen = [], set()
+    own = [k for k in cls.__mro__ if k.__module__.startswith("chronotope.client")]
+    for name, member in ((n, m) for klass in own for n, m in klass.__dict__.items()):
+        if name in seen:
+            continue
+        seen.add(name)
         if name.startswith("_") and name != "__len__":
             continue
         if isinstance(member, property) or inspect.isfunction(member) or isinstance(member, (classmethod, staticmethod)):

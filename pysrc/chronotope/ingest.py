@@ -39,6 +39,27 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
+def check_schema(properties: dict | None) -> dict[str, np.dtype]:
+    """Property columns of a new collection, checked: plain names, not reserved, numeric dtypes.
+
+    >>> {k: str(v) for k, v in check_schema({"sog": "float32"}).items()}
+    {'sog': 'float32'}
+    """
+    schema = {}
+    for prop, dtype in (properties or {}).items():
+        check_name(prop, "property")
+        if prop in _RESERVED or prop == "idempotency_key":
+            raise InvalidArgumentError(f"property name {prop!r} is reserved")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise InvalidArgumentError(f"property {prop!r}: unknown dtype {dtype!r}") from None
+        if dt.kind not in "biuf":
+            raise InvalidArgumentError(f"property {prop!r}: dtype {dt} is not numeric (use documents for text)")
+        schema[prop] = dt
+    return schema
+
+
 def parse_partition(spec: str | int) -> int:
     """A partition length ('1D', '6h', '30m' or nanoseconds) in nanoseconds.
 

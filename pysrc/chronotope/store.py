@@ -25,7 +25,7 @@ from chronotope._sort import sort_keys
 from chronotope.collection import Collection
 from chronotope.merge import dedup_last, last_of_each, tombstone_mask
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
-from chronotope.ingest import _RESERVED, check_name, duration_ns, parse_partition, to_ns
+from chronotope.ingest import check_name, check_schema, duration_ns, parse_partition, to_ns
 from chronotope.manifest import FORMAT_VERSION, empty_manifest, load_manifest, save_manifest
 from chronotope.fileio import fsync_dir, fsync_files, write_atomic
 from chronotope.segment import Segment, write_segment
@@ -258,18 +258,7 @@ class Store:
         """
         self._check_writer()
         check_name(name, "collection")
-        schema = {}
-        for prop, dtype in (properties or {}).items():
-            check_name(prop, "property")
-            if prop in _RESERVED or prop == "idempotency_key":
-                raise InvalidArgumentError(f"property name {prop!r} is reserved")
-            try:
-                dt = np.dtype(dtype)
-            except TypeError:
-                raise InvalidArgumentError(f"property {prop!r}: unknown dtype {dtype!r}") from None
-            if dt.kind not in "biuf":
-                raise InvalidArgumentError(f"property {prop!r}: dtype {dt} is not numeric (use documents for text)")
-            schema[prop] = dt.str
+        schema = {prop: dt.str for prop, dt in check_schema(properties).items()}
         if not isinstance(crs, str) or not crs:
             raise InvalidArgumentError(f"invalid crs {crs!r}")
         gap = duration_ns(max_gap, "max_gap")

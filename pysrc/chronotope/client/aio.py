@@ -14,7 +14,7 @@ import numpy as np
 
 from chronotope.client import calls as _calls
 from chronotope.client import wire
-from chronotope.client.calls import Call, Description
+from chronotope.client.calls import Call, Described, Description
 from chronotope.results import Result
 
 __all__ = ["connect_async", "AsyncRemoteStore", "AsyncRemoteCollection"]
@@ -102,7 +102,7 @@ class AsyncRemoteStore:
         await self.close()
 
 
-class AsyncRemoteCollection:
+class AsyncRemoteCollection(Described):
     """:class:`~chronotope.client.remote.RemoteCollection` for asyncio."""
 
     def __init__(self, store: AsyncRemoteStore, description: Description):
@@ -113,27 +113,6 @@ class AsyncRemoteCollection:
 
     async def _do(self, call: Call, timeout: float | None = None):
         return await _send(self._store._transport, call, timeout)
-
-    @property
-    def schema(self) -> dict[str, str]:
-        return dict(self._desc.schema)
-
-    @property
-    def crs(self) -> str:
-        """The coordinate reference system, e.g. "EPSG:4326" (lon/lat, distances in metres)."""
-        return self._desc.crs
-
-    @property
-    def has_z(self) -> bool:
-        return self._desc.has_z
-
-    @property
-    def max_gap(self) -> np.timedelta64:
-        return self._desc.max_gap
-
-    @property
-    def partition(self) -> np.timedelta64:
-        return self._desc.partition
 
     async def extent(self) -> dict:
         return _calls.extent_of(await self._do(self._calls.describe()))

@@ -21,7 +21,7 @@ import numpy as np
 
 from chronotope.errors import InvalidArgumentError
 from chronotope.client import wire
-from chronotope.ingest import _RESERVED, check_name, duration_ns, parse_partition, time_range, to_ns
+from chronotope.ingest import check_name, check_schema, duration_ns, parse_partition, time_range, to_ns
 from chronotope.results import Result
 from chronotope.spatial import parse_bbox, parse_point, parse_polygon
 
@@ -99,6 +99,37 @@ class Description:
         self.has_z: bool = bool(own.get("has_z", False))
         self.max_gap = _timedelta(own.get("max_gap", "600s"))
         self.partition = _timedelta(own.get("partition", "86400s"))
+
+
+class Described:
+    """The attributes a remote collection (sync or async) answers from its :class:`Description`."""
+
+    _desc: Description
+
+    @property
+    def schema(self) -> dict[str, str]:
+        """Property columns and their dtypes."""
+        return dict(self._desc.schema)
+
+    @property
+    def crs(self) -> str:
+        """The coordinate reference system, e.g. "EPSG:4326" (lon/lat, distances in metres)."""
+        return self._desc.crs
+
+    @property
+    def has_z(self) -> bool:
+        """Whether samples carry a height ``z``."""
+        return self._desc.has_z
+
+    @property
+    def max_gap(self) -> np.timedelta64:
+        """The longest time between two samples that interpolation bridges."""
+        return self._desc.max_gap
+
+    @property
+    def partition(self) -> np.timedelta64:
+        """The length of the time partitions segments are cut into."""
+        return self._desc.partition
 
 
 def extent_of(doc: dict) -> dict:
@@ -233,18 +264,7 @@ class StoreCalls:
     def create_collection(name, properties=None, crs="EPSG:4326", partition="1D", has_z=False,
                           max_gap="10m") -> Call:
         check_name(name, "collection")
-        props = {}
-        for prop, dtype in (properties or {}).items():
-            check_name(prop, "property")
-            if prop in _RESERVED or prop == "idempotency_key":
-                raise InvalidArgumentError(f"property name {prop!r} is reserved")
-            try:
-                dt = np.dtype(dtype)
-            except TypeError:
-                raise InvalidArgumentError(f"property {prop!r}: unknown dtype {dtype!r}") from None
-            if dt.kind not in "biuf":
-                raise InvalidArgumentError(f"property {prop!r}: dtype {dt} is not numeric (use documents for text)")
-            props[prop] = dt.name
+        props = {prop: dt.name for prop, dt in check_schema(properties).items()}
         if not isinstance(crs, str) or not crs:
             raise InvalidArgumentError(f"invalid crs {crs!r}")
         body = {"id": name, "itemType": "movingfeature", "properties": props, "crs": crs, "has_z": bool(has_z),

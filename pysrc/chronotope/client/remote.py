@@ -20,7 +20,7 @@ import numpy as np
 
 from chronotope.client import calls as _calls
 from chronotope.client import wire
-from chronotope.client.calls import Call, Description
+from chronotope.client.calls import Call, Described, Description
 from chronotope.results import Result
 
 __all__ = ["connect", "RemoteStore", "RemoteCollection"]
@@ -131,7 +131,7 @@ class RemoteStore:
         return f"RemoteStore({getattr(self._transport, 'url', '?')!r})"
 
 
-class RemoteCollection:
+class RemoteCollection(Described):
     """A collection on the server, with the interface of :class:`chronotope.Collection`.
 
     Every query and write method also takes ``timeout=`` (seconds, this call only).
@@ -146,32 +146,7 @@ class RemoteCollection:
     def _do(self, call: Call, timeout: float | None = None):
         return _send(self._store._transport, call, timeout)
 
-    # ---- description ----
-
-    @property
-    def schema(self) -> dict[str, str]:
-        """Property columns and their dtypes."""
-        return dict(self._desc.schema)
-
-    @property
-    def crs(self) -> str:
-        """The coordinate reference system, e.g. "EPSG:4326" (lon/lat, distances in metres)."""
-        return self._desc.crs
-
-    @property
-    def has_z(self) -> bool:
-        """Whether samples carry a height ``z``."""
-        return self._desc.has_z
-
-    @property
-    def max_gap(self) -> np.timedelta64:
-        """The longest time between two samples that interpolation bridges."""
-        return self._desc.max_gap
-
-    @property
-    def partition(self) -> np.timedelta64:
-        """The length of the time partitions segments are cut into."""
-        return self._desc.partition
+    # ---- description (schema, crs, has_z, max_gap, partition: from calls.Described) ----
 
     def extent(self) -> dict:
         """Bounding box ``[xmin, ymin, xmax, ymax]`` and time interval ``[t0, t1]`` (datetime64[ns])."""
