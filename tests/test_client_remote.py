@@ -238,3 +238,14 @@ def test_queries_reuse_the_pooled_connection(server):
             assert len(ais.query(bbox=(-74.02, 40.68, -74.0, 40.70), time=("2020-12-03", "2020-12-03T01:00"))) > 0
         assert len(ais.nearest(-74.01, 40.69, k=3, at="2020-12-03T12:00")) == 3
         assert proxy.counters["accepted"] == 1  # one connection: login, description and 21 queries
+
+
+def test_queries_without_a_polygon_are_gets_and_odd_ids_still_post(server, db):
+    seen = []
+    with connect(server.url, username="demo", password=server.admin_password,
+                 on_request=lambda request: seen.append(request.method)) as store:
+        ais = store.collection("ais")
+        some = ais.query(bbox=(-74.02, 40.68, -74.0, 40.70), time=("2020-12-03", "2020-12-03T01:00"))
+        assert len(some) > 0 and seen[-1] == "GET"
+        assert len(ais.query(ids=[])) == 0 and seen[-1] == "POST"
+        assert len(ais.query(ids=some["object_id"][:1], columns=["t"])) > 0 and seen[-1] == "GET"
