@@ -146,6 +146,11 @@ class Accounts:
             self._hasher = PasswordHash.recommended()  # argon2id with the library's current parameters
         return self._hasher
 
+    def _hash(self, password: str) -> str:
+        if len(password) < 8:
+            raise InvalidArgumentError("password must have at least 8 characters")
+        return self.hasher.hash(password)
+
     # ---- users ----
 
     def users(self) -> dict[str, list[Grant]]:
@@ -157,9 +162,7 @@ class Accounts:
 
     def add_user(self, name: str, password: str, grant: Grant | None = None) -> None:
         check_name(name, "user")
-        if len(password) < 8:
-            raise InvalidArgumentError("password must have at least 8 characters")
-        hashed = self.hasher.hash(password)
+        hashed = self._hash(password)
         with self._editing() as data:
             if name in data["users"]:
                 raise AccountError(f"user {name!r} exists already")
@@ -173,9 +176,7 @@ class Accounts:
             data["api_keys"] = {k: v for k, v in data["api_keys"].items() if v["user"] != name}
 
     def set_password(self, name: str, password: str) -> None:
-        if len(password) < 8:
-            raise InvalidArgumentError("password must have at least 8 characters")
-        hashed = self.hasher.hash(password)
+        hashed = self._hash(password)
         with self._editing() as data:
             self._user(data, name)["password"] = hashed
 

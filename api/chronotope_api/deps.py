@@ -11,6 +11,7 @@ their window with ``scope.window(...)`` and drop what is left over with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -40,6 +41,11 @@ class Scope:
     def limited(self) -> bool:
         return self.bbox is not None or self.time is not None
 
+    @cached_property
+    def _polygon(self):
+        """The grant's polygon for the C test, built once per request (a scope lives as long as one)."""
+        return spatial.parse_polygon(self.polygon)[0]
+
     def window(self, bbox, time) -> tuple:
         """A read's (bbox, time) narrowed to the grant: no bbox becomes the region's box, the time interval
         is intersected (int64 ns pair); raises OutsideScope when the intervals do not meet."""
@@ -57,11 +63,12 @@ class Scope:
         """Rows (int64 ns t, x, y) the grant lets the principal see or write."""
         keep = np.ones(len(t), dtype=bool)
         if self.time is not None:
-            t = np.asarray(t).view(np.int64) if np.asarray(t).dtype.kind == "M" else np.asarray(t)
+            t = np.asarray(t)
+            t = t.view(np.int64) if t.dtype.kind == "M" else t
             keep &= (t >= self.time[0]) & (t <= self.time[1])
         if self.polygon is not None:
-            poly, _ = spatial.parse_polygon(self.polygon)
-            keep &= poly.contains(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64))
+            keep &= self._polygon.contains(np.ascontiguousarray(x, dtype=np.float64),
+                                           np.ascontiguousarray(y, dtype=np.float64))
         elif self.bbox is not None:
             keep &= spatial.in_boxes(np.asarray(x), np.asarray(y), self.bbox)
         return keep
