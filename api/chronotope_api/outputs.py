@@ -144,7 +144,7 @@ async def output(  # async: trivial work, so FastAPI runs it inline instead of i
 
 
 def respond(result: Result, out: Output) -> Response:
-    """The response carrying ``result`` as ``out`` asks; streamed unless JSON."""
+    """The response carrying ``result`` as ``out`` asks; streamed in chunks unless JSON or one chunk long."""
     if out.format is Format.json:
         if len(result) > out.json_max_rows:
             raise Problem(406, f"the answer has {len(result):,} rows, more than the {out.json_max_rows:,} this server "
@@ -158,6 +158,8 @@ def respond(result: Result, out: Output) -> Response:
         body = ndjson_chunks(result, out.time_format)
     else:
         body = csv_chunks(result, out.time_format)
+    if len(result) <= CHUNK_ROWS:  # one chunk: sent whole with a length (streaming it would save nothing)
+        return Response(b"".join(body), media_type=_CONTENT_TYPE[out.format])
     return StreamingResponse(body, media_type=_CONTENT_TYPE[out.format])
 
 
@@ -305,7 +307,7 @@ _ROWS_SCHEMA = {
 #: The ``responses=`` of a route answering rows (200 in every format, 406).
 ROWS_RESPONSES = {
     200: {"description": "The rows, in the format `Accept` or `f` asks for (JSON when neither does). NDJSON, Arrow "
-                         "and CSV are streamed (chunked), 65,536 rows at a time.",
+                         "and CSV are streamed (chunked), 65,536 rows at a time, when longer than that.",
           "content": {
               "application/json": {"schema": _ROWS_SCHEMA, "example": _ROWS_EXAMPLE},
               "application/x-ndjson": {"schema": {"type": "string"},

@@ -44,11 +44,8 @@ def _send(transport, call: Call, timeout: float | None = None):
     try:
         if call.rows:  # decode record batches as they arrive: the body is never held whole
             with transport.stream(call.method, call.path, **call.kwargs(timeout)) as resp:
-                chunks = resp.iter_bytes()
-                result = wire.decode_arrow(wire.ChunkReader(chunks))
-                for _ in chunks:  # the end of the chunked body: unread, it would cost the pooled connection
-                    pass
-                return result
+                # read to the end of the chunked body: unread, it would cost the pooled connection
+                return wire.decode_arrow_chunks(resp.iter_bytes())
         resp = transport.request(call.method, call.path, **call.kwargs(timeout))
     except Exception as exc:
         if call.on_error is None:

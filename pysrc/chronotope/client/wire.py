@@ -9,7 +9,10 @@ IPC stream or JSON columns.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import io
+import itertools
 import json
 from typing import Any
 
@@ -20,7 +23,7 @@ from chronotope.errors import InvalidArgumentError
 from chronotope.ingest import normalise_times, to_ns
 from chronotope.results import Result
 
-__all__ = ["ChunkReader", "ARROW", "BATCH", "JSON", "FORMATS", "rfc3339", "parse_rfc3339", "interval", "duration",
+__all__ = ["ChunkReader", "decode_arrow_chunks", "ARROW", "BATCH", "JSON", "FORMATS", "rfc3339", "parse_rfc3339", "interval", "duration",
            "decode_arrow", "encode_samples", "to_mfjson", "from_mfjson", "to_geojson"]
 
 ARROW = "application/vnd.apache.arrow.stream"
@@ -29,6 +32,7 @@ JSON = "application/json"
 #: Ingest formats and their media types.
 FORMATS = {"batch": BATCH, "arrow": ARROW, "json": JSON}
 _I64 = np.iinfo(np.int64)
+_EPOCH = datetime.datetime(1970, 1, 1)
 
 
 # ---- times ----
@@ -39,11 +43,9 @@ def rfc3339(t) -> str:
     >>> rfc3339(1_500_000_000), rfc3339("2020-12-03T04:20:15")
     ('1970-01-01T00:00:01.5Z', '2020-12-03T04:20:15Z')
     """
-    ns = to_ns(t, "time")
-    text = np.datetime_as_string(np.datetime64(ns, "ns"), unit="ns")
-    date, _, frac = text.partition(".")
-    frac = frac.rstrip("0")
-    return f"{date}.{frac}Z" if frac else f"{date}Z"
+    seconds, frac = divmod(to_ns(t, "time"), 10**9)
+    text = (_EPOCH + datetime.timedelta(seconds=seconds)).isoformat()  # int64 ns stays within years 1677-2262
+    return f"{text}.{frac:09d}".rstrip("0") + "Z" if frac else f"{text}Z"
 
 
 def parse_rfc3339(texts) -> np.ndarray:
@@ -68,11 +70,23 @@ def duration(ns: int | None) -> str | None:
 
 # ---- rows from the server ----
 
+@functools.cache
+def _plain_types() -> frozenset:
+    """Arrow types whose ``to_numpy`` is already the embedded store's column."""
+    import pyarrow as pa
+
+    return frozenset([pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(),
+                      pa.uint64(), pa.float32(), pa.float64(), pa.bool_()])
+
+
 def _column(arr) -> np.ndarray:
     """An Arrow column as the numpy array the embedded store would return (no per-row Python)."""
     import pyarrow as pa
 
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    if arr.type in _plain_types():  # the common columns: numbers
+        return arr.to_numpy(zero_copy_only=False)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     if pa.types.is_timestamp(arr.type):
@@ -123,6 +137,32 @@ class ChunkReader(io.RawIOBase):
                 break
             got += n
         return bytes(out[:got])
+
+
+#: Answers up to this size are gathered and decoded in one piece (cheaper); longer ones as they arrive.
+WHOLE_BODY_LIMIT = 4 << 20
+
+
+def decode_arrow_chunks(chunks, whole_limit: int = WHOLE_BODY_LIMIT) -> Result:
+    """An Arrow IPC stream arriving as byte chunks (a streamed body) as a :class:`chronotope.Result`.
+
+    A short answer is joined and decoded from memory; past ``whole_limit`` bytes the
+    rest is decoded while it arrives, so a large body is never held whole beside its
+    columns. The iterator is read to its end either way.
+    """
+    chunks = iter(chunks)
+    head, size = [], 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size > whole_limit:
+            break
+    else:
+        return decode_arrow(b"".join(head))
+    result = decode_arrow(ChunkReader(itertools.chain([b"".join(head)], chunks)))
+    for _ in chunks:  # whatever follows the stream's end marker
+        pass
+    return result
 
 
 def decode_arrow(body) -> Result:
