@@ -46,10 +46,19 @@ def _signature(name: str, obj) -> str:
         return name
 
 
+def _documented_base(cls):
+    """The nearest base class the page documents on its own (its members are not repeated), or None."""
+    import chronotope.client as client
+
+    return next((k for k in cls.__mro__[1:] if k.__name__ in client.__all__), None)
+
+
 def _members(cls) -> list[tuple[str, object]]:
-    """Public methods and properties of the class and its SDK bases, in source order."""
+    """Public methods and properties of the class and its SDK bases up to a documented one, in source order."""
     out, seen = [], set()
-    own = [k for k in cls.__mro__ if k.__module__.startswith("chronotope.client")]
+    stop = _documented_base(cls)
+    own = [k for k in cls.__mro__[:cls.__mro__.index(stop) if stop else None]
+           if k.__module__.startswith("chronotope.client")]
     for name, member in ((n, m) for klass in own for n, m in klass.__dict__.items()):
         if name in seen:
             continue
@@ -70,6 +79,9 @@ def render() -> str:
         kind = "class" if inspect.isclass(obj) else "function"
         parts.append(f"\n## `{name}` ({kind})\n\n```python\n{_signature(name, obj)}\n```\n\n{_doc(obj)}\n")
         if inspect.isclass(obj) and not issubclass(obj, BaseException):
+            base = _documented_base(obj)
+            if base is not None:
+                parts.append(f"\nAlso every member of [`{base.__name__}`](#{base.__name__.lower()}-class).\n")
             models = _models(obj)
             for member_name, member in _members(obj):
                 twins = [getattr(model, member_name, None) for model in models]

@@ -18,6 +18,7 @@ from apiserver import cli, serving  # noqa: E402
 
 import chronotope as ct  # noqa: E402
 from chronotope.client import wire  # noqa: E402
+from chronotope.client import AsyncClient, Client  # noqa: E402
 from chronotope.client.aio import AsyncRemoteStore, connect_async  # noqa: E402
 from chronotope.client.problems import AuthenticationError, PermissionDeniedError  # noqa: E402
 from chronotope.client.remote import RemoteCollection, RemoteStore, connect  # noqa: E402
@@ -58,11 +59,12 @@ def _fresh(db, name: str):
 
 def test_connect_with_password_and_api_key(server):
     with ct.connect(server.url, username="demo", password=server.admin_password) as admin:
-        assert isinstance(admin, RemoteStore)
+        assert isinstance(admin, Client) and isinstance(admin, RemoteStore)
         assert "ais" in admin.collections()
         ais = admin.collection("ais")
         assert isinstance(ais, RemoteCollection) and ais.crs == "EPSG:4326" and len(ais) > 100_000
-    with connect(server.url, api_key=server.api_key) as robot:
+    with Client(server.url, api_key=server.api_key) as robot:
+        assert isinstance(robot, RemoteStore) and repr(robot) == f"Client({server.url!r})"
         assert robot.collection("ais").snapshot(at="2020-12-03T12:00:00").columns[:4] == ["object_id", "t", "x", "y"]
         with pytest.raises(PermissionDeniedError):
             robot.create_collection("not_allowed")  # a writer is no admin
@@ -128,8 +130,12 @@ def test_context_managers_close_the_connections(server):
 
     async def run():
         async with connect_async(server.url, username="demo", password=server.admin_password) as adb:
-            assert isinstance(adb, AsyncRemoteStore)
+            assert isinstance(adb, AsyncClient) and isinstance(adb, AsyncRemoteStore)
             assert "ais" in await adb.collections()
+        async with AsyncClient(server.url, api_key=server.api_key) as robot:
+            assert len(await (await robot.collection("ais")).snapshot(at="2020-12-03T12:00:00")) > 0
+        with pytest.raises(Exception):  # closed
+            await robot.collections()
     asyncio.run(run())
 
 

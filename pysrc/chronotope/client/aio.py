@@ -17,16 +17,14 @@ from chronotope.client import wire
 from chronotope.client.calls import Call, Described, Description
 from chronotope.results import Result
 
-__all__ = ["connect_async", "AsyncRemoteStore", "AsyncRemoteCollection"]
+__all__ = ["connect_async", "AsyncClient", "AsyncRemoteStore", "AsyncRemoteCollection"]
 
 
 def connect_async(url: str, username: str | None = None, password: str | None = None, api_key: str | None = None,
-                  **transport_options) -> "AsyncRemoteStore":
-    """An :class:`AsyncRemoteStore` on the server at ``url`` (the options of :func:`chronotope.connect`)."""
-    from chronotope.client.transport import AsyncTransport
-
-    return AsyncRemoteStore(AsyncTransport(url, username=username, password=password, api_key=api_key,
-                                           **transport_options))
+                  **transport_options) -> "AsyncClient":
+    """An :class:`AsyncClient` (an :class:`AsyncRemoteStore`) on the server at ``url`` (the options of
+    :func:`chronotope.connect`)."""
+    return AsyncClient(url, username=username, password=password, api_key=api_key, **transport_options)
 
 
 async def _send(transport, call: Call, timeout: float | None = None):
@@ -100,6 +98,25 @@ class AsyncRemoteStore:
 
     async def __aexit__(self, *exc) -> None:
         await self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({getattr(self._transport, 'url', '?')!r})"
+
+
+class AsyncClient(AsyncRemoteStore):
+    """The asynchronous client: an :class:`AsyncRemoteStore` over its own pooled :class:`AsyncTransport`.
+
+    ``AsyncClient(url, username=..., password=...)`` or ``AsyncClient(url, api_key=...)``, with
+    the transport options of :func:`chronotope.connect`; one pool shared by every task of
+    the loop; ``await close()`` or ``async with`` closes it.
+    """
+
+    def __init__(self, url: str, username: str | None = None, password: str | None = None,
+                 api_key: str | None = None, **transport_options):
+        from chronotope.client.transport import AsyncTransport  # httpx: only when a remote store is wanted
+
+        super().__init__(AsyncTransport(url, username=username, password=password, api_key=api_key,
+                                        **transport_options))
 
 
 class AsyncRemoteCollection(Described):

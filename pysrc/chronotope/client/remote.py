@@ -23,21 +23,18 @@ from chronotope.client import wire
 from chronotope.client.calls import Call, Described, Description
 from chronotope.results import Result
 
-__all__ = ["connect", "RemoteStore", "RemoteCollection"]
+__all__ = ["connect", "Client", "RemoteStore", "RemoteCollection"]
 
 
 def connect(url: str, username: str | None = None, password: str | None = None, api_key: str | None = None,
-            **transport_options) -> "RemoteStore":
-    """A :class:`RemoteStore` on the server at ``url``, logged in with a password or an API key.
+            **transport_options) -> "Client":
+    """A :class:`Client` (a :class:`RemoteStore`) on the server at ``url``, logged in with a password or an API key.
 
     ``transport_options`` go to :class:`chronotope.client.transport.Transport`
     (``timeout``, ``retry``, ``breaker``, ``max_connections``, ``max_keepalive``,
     ``keepalive_expiry``, ``on_request``, ``on_response``).
     """
-    from chronotope.client.transport import Transport  # httpx: only when a remote store is wanted
-
-    return RemoteStore(Transport(url, username=username, password=password, api_key=api_key,
-                                 **transport_options))
+    return Client(url, username=username, password=password, api_key=api_key, **transport_options)
 
 
 def _send(transport, call: Call, timeout: float | None = None):
@@ -125,7 +122,24 @@ class RemoteStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"RemoteStore({getattr(self._transport, 'url', '?')!r})"
+        return f"{type(self).__name__}({getattr(self._transport, 'url', '?')!r})"
+
+
+class Client(RemoteStore):
+    """The synchronous client: a :class:`RemoteStore` over its own pooled :class:`Transport`.
+
+    ``Client(url, username=..., password=...)`` or ``Client(url, api_key=...)``, with the
+    transport options of :func:`connect` (which returns one). One long-lived pool of
+    keep-alive connections, shared by every thread using the client; ``close()`` or a
+    ``with`` block closes it.
+    """
+
+    def __init__(self, url: str, username: str | None = None, password: str | None = None,
+                 api_key: str | None = None, **transport_options):
+        from chronotope.client.transport import Transport  # httpx: only when a remote store is wanted
+
+        super().__init__(Transport(url, username=username, password=password, api_key=api_key,
+                                   **transport_options))
 
 
 class RemoteCollection(Described):
