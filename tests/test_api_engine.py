@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from urllib.parse import quote
 import math
 import os
 import subprocess
@@ -301,6 +302,34 @@ def test_documents_as_of_a_time_and_their_history(admin, ref, tmp_path):
     assert_problem(admin.get("/collections/ais/documents/366851680"), 404, "has no document")
     assert admin.get("/collections/ais/documents/366851680/history").json() == {"id": 366851680, "versions": []}
     mirror._store.close()
+
+
+def test_string_ids_holding_slashes_reach_track_and_documents(admin):
+    """An id is one percent-encoded path segment, '/' (%2F) included: the server decodes it before routing."""
+    created = admin.post("/collections", json={"id": "slashed", "itemType": "movingfeature"})
+    assert created.status_code == 201, created.text
+    ids = ["a/b", "a/b/history", "plain"]
+    body = {"object_id": [i for i in ids for _ in range(3)], "t": [f"2020-12-03T00:0{k}:00Z" for k in range(3)] * 3,
+            "x": [0.0, 0.1, 0.2] * 3, "y": [1.0, 1.1, 1.2] * 3}
+    assert admin.post("/collections/slashed/samples", json=body).json()["appended"] == 9
+    try:
+        for oid in ids:
+            seg = quote(oid, safe="")
+            track = admin.get(f"/collections/slashed/track/{seg}").json()
+            assert track["columns"]["object_id"] == [oid] * 3, oid
+            put = admin.put(f"/collections/slashed/documents/{seg}", params={"at": "2020-12-01T00:00:00Z"},
+                            json={"name": oid})
+            assert put.status_code == 200 and put.json()["id"] == oid, put.text
+            assert admin.get(f"/collections/slashed/documents/{seg}").json()["properties"] == {"name": oid}
+        # ".../history" after an id is the history route: the id "a/b" has one version
+        history = admin.get(f"/collections/slashed/documents/{quote('a/b', safe='')}/history").json()
+        assert history["id"] == "a/b" and [v["properties"] for v in history["versions"]] == [{"name": "a/b"}]
+        deleted = admin.delete(f"/collections/slashed/track/{quote('a/b', safe='')}")
+        assert deleted.status_code in (200, 204), deleted.text
+        assert admin.get("/collections/slashed/track/a%2Fb").json()["columns"]["object_id"] == []
+        assert len(admin.get("/collections/slashed/track/a%2Fb%2Fhistory").json()["columns"]["t"]) == 3
+    finally:
+        assert admin.delete("/collections/slashed").status_code == 204
 
 
 def test_a_document_without_at_is_valid_from_now(admin):

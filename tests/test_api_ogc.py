@@ -132,7 +132,9 @@ def test_a_collection_is_created_described_replaced_and_deleted(api):
         "updateFrequency": 1000}
     assert doc["chronotope"] == {"properties": {"battery": {"type": "float32", "interpolation": "Linear", "form": "P1"},
                                                 "mode": {"type": "uint8", "interpolation": "Step"}},
-                                 "has_z": True, "max_gap": "90s", "partition": "21600s"}
+                                 "has_z": True, "max_gap": "90s", "partition": "21600s", "id_kind": None,
+                                 "metadata": {"title": "Drones", "description": "test flights",
+                                              "updateFrequency": 1000, "properties": {"battery": {"form": "P1"}}}}
     assert "extent" not in doc  # empty
     assert api.get("/collections/drones").json() == doc
     assert "drones" in [c["id"] for c in api.get("/collections").json()["collections"]]
@@ -142,7 +144,21 @@ def test_a_collection_is_created_described_replaced_and_deleted(api):
     assert resp.status_code == 204 and resp.content == b""
     again = api.get("/collections/drones").json()
     assert again["title"] == "Drone flights" and "description" not in again and again["updateFrequency"] == 1000
-    assert again["chronotope"] == doc["chronotope"]
+    fixed = ("properties", "has_z", "max_gap", "partition", "id_kind")
+    assert {k: again["chronotope"][k] for k in fixed} == {k: doc["chronotope"][k] for k in fixed}
+    assert again["chronotope"]["metadata"] == {"title": "Drone flights", "updateFrequency": 1000,
+                                               "properties": {"battery": {"form": "P1"}}}
+    # "metadata" replaces the whole descriptive metadata (Collection.set_metadata), then title/description apply
+    resp = api.put("/collections/drones", json={"metadata": {"units": {"battery": "%"}}, "description": "d"})
+    assert resp.status_code == 204, resp.text
+    again = api.get("/collections/drones").json()
+    assert again["chronotope"]["metadata"] == {"units": {"battery": "%"}, "description": "d"}
+    assert again["title"] == "drones" and again["description"] == "d" and "updateFrequency" not in again
+    assert again["chronotope"]["properties"]["battery"] == {"type": "float32", "interpolation": "Linear"}
+    nan = api.put("/collections/drones", content=b'{"metadata": {"x": NaN}}',
+                  headers={"Content-Type": "application/json"})
+    assert nan.status_code in (400, 422), nan.text
+    assert_problem(api.put("/collections/drones", json={"metadata": ["x"]}), 422, "metadata")
     assert_problem(api.put("/collections/drones", json={"itemType": "feature"}), 422, "itemType")
     assert_problem(api.put("/collections/nope", json={"title": "x"}), 404)
     assert api.delete("/collections/drones").status_code == 204

@@ -94,7 +94,7 @@ def _json(obj, status: int = 200) -> Response:
 
 CollectionId = Annotated[str, Path(description="The collection's id", openapi_examples={"ais": {"value": "ais"}})]
 ObjectId = Annotated[str, Path(description="The moving feature's id (an integer or a string, as the collection "
-                                           "stores ids)", openapi_examples={"vessel": {"value": "367000150"}})]
+                                           "stores ids; percent-encoded, it may hold '/')", openapi_examples={"vessel": {"value": "367000150"}})]
 BBox = Annotated[str | None, Query(
     description="minLon,minLat,maxLon,maxLat (or the 6-number form with heights, which are ignored), borders "
                 "included; minLon > maxLon crosses the antimeridian",
@@ -468,7 +468,7 @@ def snapshot(collectionId: CollectionId, at: Instant, bbox: BBox = None, max_gap
     return respond(rows, out)
 
 
-@router.get("/collections/{collectionId}/track/{objectId}", summary="One feature's track", tags=[_QUERIES],
+@router.get("/collections/{collectionId}/track/{objectId:path}", summary="One feature's track", tags=[_QUERIES],
             response_class=Response, responses=_ROWS,
             description="The feature's samples in `datetime`, sorted by t (an unknown feature has none), optionally "
                         "simplified (Douglas-Peucker: every dropped sample lies within `simplify` metres of the kept "
@@ -494,7 +494,7 @@ def track(collectionId: CollectionId, objectId: ObjectId, datetime: Datetime = N
     return respond(rows, out)
 
 
-@router.delete("/collections/{collectionId}/track/{objectId}", summary="Delete a feature's samples in an interval",
+@router.delete("/collections/{collectionId}/track/{objectId:path}", summary="Delete a feature's samples in an interval",
                tags=[_QUERIES], status_code=204, response_class=Response,
                description="Deletes the feature's samples in `datetime` (inclusive; all of them without it), as "
                         "`Collection.delete(object_id, time)` does; an unknown feature has nothing to delete (204). "
@@ -669,7 +669,47 @@ def _document_window(scope: Scope, coll, oid, objectId: str) -> tuple[int, int] 
     return scope.time
 
 
-@router.get("/collections/{collectionId}/documents/{objectId}", summary="A feature's property document as of a time",
+_HISTORY_EXAMPLE = {"id": 367000150, "versions": [
+    {"validFrom": "2020-12-01T00:00:00Z", "validTo": "2020-12-03T00:00:00Z", "properties": {"destination": "NEWARK"}},
+    {"validFrom": "2020-12-03T00:00:00Z", "validTo": None, "properties": {"destination": "PORT ELIZABETH"}}]}
+
+
+def _encoded_history(request: Request) -> bool:
+    """Whether the path's "/history" came percent-encoded (part of an id), not as the route's own segment."""
+    raw = request.scope.get("raw_path")
+    return raw is not None and not raw.split(b"?", 1)[0].endswith(b"/history")
+
+
+# before the document's route: an id may hold '/' ({objectId:path}), and ".../history" must reach this one
+@router.get("/collections/{collectionId}/documents/{objectId:path}/history", summary="Every version of a feature's "
+            "property document", tags=[_DOCUMENTS], response_class=Response,
+            description="The versions oldest first, each valid from `validFrom` until `validTo` (the next version; "
+                        "null for the latest). Under a grant limited in time, only the versions valid during its "
+                        "window.",
+            responses=_json_responses("The versions", _HISTORY_EXAMPLE,
+                                      {"type": "object", "required": ["id", "versions"],
+                                       "properties": {"versions": {"type": "array"}}}))
+def history(request: Request, collectionId: CollectionId, objectId: ObjectId,  # noqa: N803
+            access: Access = Depends(require("reader"))) -> Response:
+    if _encoded_history(request):  # "/documents/a%2Fhistory": the document of the id "a/history"
+        return document(collectionId, objectId + "/history", request.query_params.get("asOf"), access)
+    coll = _coll(access)
+    with bad_arguments():
+        oid = params.object_id(coll, objectId)
+        window = _document_window(access.scope, coll, oid, objectId)
+        versions = coll.history(oid)
+    starts = [int(t.astype(np.int64)) for t, _ in versions]
+    ends = starts[1:] + [None]
+    out = []
+    for start, end, (_, doc) in zip(starts, ends, versions):
+        if window is not None and (start > window[1] or (end is not None and end <= window[0])):
+            continue  # valid only outside the grant's window
+        out.append({"validFrom": params.iso(start), "validTo": None if end is None else params.iso(end),
+                    "properties": doc})
+    return _json({"id": oid, "versions": out})
+
+
+@router.get("/collections/{collectionId}/documents/{objectId:path}", summary="A feature's property document as of a time",
             tags=[_DOCUMENTS], response_class=Response,
             description="The JSON document (name, type, destination, ...) valid at `asOf`, rebuilt from its "
                         "version chain; the latest without `asOf` (under a grant limited in time: as of the end of "
@@ -697,7 +737,7 @@ def document(collectionId: CollectionId, objectId: ObjectId,  # noqa: N803
     return _json({"id": oid, "asOf": None if as_of is None else params.iso(as_of), "properties": doc})
 
 
-@router.put("/collections/{collectionId}/documents/{objectId}", summary="Record a new version of a feature's "
+@router.put("/collections/{collectionId}/documents/{objectId:path}", summary="Record a new version of a feature's "
             "property document", tags=[_DOCUMENTS], response_class=Response,
             description="Stores the body (a JSON object) as the feature's document valid from `at` (default now); "
                         "earlier versions stay readable with `asOf`. Needs the writer role; under a grant limited "
@@ -725,37 +765,6 @@ def put_document(collectionId: CollectionId, objectId: ObjectId,  # noqa: N803
                                    "your grant")
         coll.set_properties(oid, doc, at=t)
     return _json({"id": oid, "at": params.iso(t), "properties": doc})
-
-
-_HISTORY_EXAMPLE = {"id": 367000150, "versions": [
-    {"validFrom": "2020-12-01T00:00:00Z", "validTo": "2020-12-03T00:00:00Z", "properties": {"destination": "NEWARK"}},
-    {"validFrom": "2020-12-03T00:00:00Z", "validTo": None, "properties": {"destination": "PORT ELIZABETH"}}]}
-
-
-@router.get("/collections/{collectionId}/documents/{objectId}/history", summary="Every version of a feature's "
-            "property document", tags=[_DOCUMENTS], response_class=Response,
-            description="The versions oldest first, each valid from `validFrom` until `validTo` (the next version; "
-                        "null for the latest). Under a grant limited in time, only the versions valid during its "
-                        "window.",
-            responses=_json_responses("The versions", _HISTORY_EXAMPLE,
-                                      {"type": "object", "required": ["id", "versions"],
-                                       "properties": {"versions": {"type": "array"}}}))
-def history(collectionId: CollectionId, objectId: ObjectId,  # noqa: N803
-            access: Access = Depends(require("reader"))) -> Response:
-    coll = _coll(access)
-    with bad_arguments():
-        oid = params.object_id(coll, objectId)
-        window = _document_window(access.scope, coll, oid, objectId)
-        versions = coll.history(oid)
-    starts = [int(t.astype(np.int64)) for t, _ in versions]
-    ends = starts[1:] + [None]
-    out = []
-    for start, end, (_, doc) in zip(starts, ends, versions):
-        if window is not None and (start > window[1] or (end is not None and end <= window[0])):
-            continue  # valid only outside the grant's window
-        out.append({"validFrom": params.iso(start), "validTo": None if end is None else params.iso(end),
-                    "properties": doc})
-    return _json({"id": oid, "versions": out})
 
 
 # ---- the store: statistics and maintenance (admin) ----

@@ -87,7 +87,7 @@ def collection_doc(request: Request, name: str) -> dict:
         props[spec.name] = {"type": spec.dtype.name, "interpolation": spec.interpolation}
         props[spec.name].update({k: v for k, v in (("form", spec.form), ("description", spec.description)) if v})
     doc["chronotope"] = {"properties": props, "has_z": coll.has_z, "max_gap": _duration(coll.max_gap),
-                         "partition": _duration(coll.partition)}
+                         "partition": _duration(coll.partition), "id_kind": coll.id_kind, "metadata": meta}
     return doc
 
 
@@ -132,7 +132,8 @@ def create_collection(request: Request, access: Access = Depends(require("admin"
         if isinstance(spec, str):
             spec = PropertyDefinition(type=spec)
         dtypes[prop] = spec.type
-        described[prop] = spec.model_dump(exclude={"type"}, exclude_none=True)
+        if spec.model_dump(exclude={"type"}, exclude_none=True):
+            described[prop] = spec.model_dump(exclude={"type"}, exclude_none=True)
     try:
         coll = db.create_collection(name, properties=dtypes, crs=body.crs, has_z=body.has_z, max_gap=body.max_gap,
                                     partition=body.partition)
@@ -142,7 +143,8 @@ def create_collection(request: Request, access: Access = Depends(require("admin"
         raise Problem(422, str(exc)) from None
     meta = {k: v for k, v in (("title", body.title), ("description", body.description),
                               ("updateFrequency", body.updateFrequency)) if v is not None}
-    meta["properties"] = described
+    if described:  # what the schema does not say (units, interpolation, descriptions); else the defaults
+        meta["properties"] = described
     coll.set_metadata(meta)
     doc = collection_doc(request, name)
     return json_response(doc, status=201, headers={"Location": doc["links"][0]["href"]})
@@ -161,7 +163,9 @@ def collection(request: Request, collectionId: str = _COLLECTION_ID,  # noqa: N8
             tags=_TAG, status_code=204, response_class=Response, responses=errors(400, 401, 403, 404, 422),
             description="Replaces the title and the description (a member left out is removed). "
                         "`updateFrequency` is ignored, as the standard says; the id, properties, crs, has_z, "
-                        "max_gap and partition are fixed at creation.")
+                        "max_gap and partition are fixed at creation. With `metadata` (a JSON object), the "
+                        "collection's whole descriptive metadata is replaced by it first (what "
+                        "`Collection.set_metadata` does; the document's `chronotope.metadata` shows it).")
 def replace_collection(collectionId: str = _COLLECTION_ID,  # noqa: N803
                        access: Access = Depends(require("admin")),
                        body: CollectionUpdate = Body(openapi_examples={
@@ -169,7 +173,10 @@ def replace_collection(collectionId: str = _COLLECTION_ID,  # noqa: N803
                                        "value": {"title": "AIS, New York harbour, December 2020",
                                                  "description": "Positions from the Marine Cadastre sample"}}})):
     coll = access.db.collection(access.collection)
-    meta = {k: v for k, v in coll.metadata.items() if k not in ("title", "description")}
+    if body.metadata is not None:
+        meta = body.metadata
+    else:
+        meta = {k: v for k, v in coll.metadata.items() if k not in ("title", "description")}
     meta.update({k: v for k, v in (("title", body.title), ("description", body.description)) if v is not None})
     coll.set_metadata(meta)
     return Response(status_code=204)

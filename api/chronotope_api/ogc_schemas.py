@@ -7,7 +7,7 @@ track can hold millions of positions); these models describe them for
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator
 
@@ -166,7 +166,9 @@ class Collection(BaseModel):
     extent: _Extent | None = None
     links: list[Link]
     chronotope: dict | None = Field(None, description="how chronotope stores the collection: temporal properties "
-                                                      "(dtype, interpolation, unit), heights, max_gap, partition")
+                                                      "(dtype, interpolation, unit), heights, max_gap, partition, "
+                                                      "the kind of ids (int, str; null while empty) and the "
+                                                      "descriptive metadata")
 
 
 class Collections(BaseModel):
@@ -228,6 +230,9 @@ class CollectionUpdate(BaseModel):
     description: str | None = Field(None, max_length=100_000)
     itemType: Literal["movingfeature"] = "movingfeature"
     updateFrequency: float | None = None
+    metadata: dict[str, Any] | None = Field(None, description="chronotope: replaces the collection's whole "
+                                                              "descriptive metadata (then title and description "
+                                                              "given beside it apply)")
 
 
 DateTimes = Annotated[list[Annotated[str, Field(json_schema_extra={"format": "date-time"})]],
@@ -351,5 +356,6 @@ EXAMPLES = {
                                            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}},
                    "links": [{"href": _ROOT, "rel": "self", "type": "application/json"},
                              {"href": f"{_ROOT}/items", "rel": "items", "type": "application/geo+json"}],
-                   "chronotope": {"properties": {}, "has_z": False, "max_gap": "600s", "partition": "86400s"}},
+                   "chronotope": {"properties": {}, "has_z": False, "max_gap": "600s", "partition": "86400s",
+                                  "id_kind": "int", "metadata": {"title": "AIS, New York harbour"}}},
 }

@@ -265,6 +265,10 @@ def csv_chunks(result: Result, time_format: TimeFormat) -> Iterator[bytes]:
         yield _concat(pc.binary_join_element_wise(*pieces, "\r\n", ""))
 
 
+#: Field metadata of an Arrow answer's string columns: their numpy dtype (e.g. ``<U12``).
+DTYPE_KEY = "chronotope.dtype"
+
+
 def _arrow(col: np.ndarray) -> pa.Array:
     if col.dtype.kind == "M":
         return pa.array(col.astype("datetime64[ns]").view(np.int64), pa.timestamp("ns", tz="UTC"))
@@ -280,7 +284,11 @@ def arrow_chunks(result: Result) -> Iterator[bytes]:
         return pa.record_batch([_arrow(col[rows]) for col in cols.values()], names=list(cols))
 
     first = batch(slice(0, min(len(result), CHUNK_ROWS)))
-    with pa.ipc.new_stream(sink, first.schema) as writer:
+    schema = first.schema
+    for i, col in enumerate(cols.values()):
+        if col.dtype.kind == "U":  # the numpy width, so that a client gets the embedded store's exact dtype
+            schema = schema.set(i, schema.field(i).with_metadata({DTYPE_KEY: col.dtype.str}))
+    with pa.ipc.new_stream(sink, schema) as writer:
         for rows in _slices(len(result)):
             writer.write_batch(first if rows.start == 0 else batch(rows))
             yield sink.getvalue()

@@ -8,6 +8,7 @@ naming the column and the first bad row.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -37,6 +38,21 @@ def check_name(name: str, what: str) -> str:
             f"invalid {what} name {name!r}: use letters, digits and _ (at most 64, not starting with a digit)"
         )
     return name
+
+
+def check_metadata(metadata) -> dict:
+    """A collection's descriptive metadata, checked to be a JSON object: a private copy.
+
+    >>> check_metadata({"title": "AIS", "units": {"sog": "knots"}})
+    {'title': 'AIS', 'units': {'sog': 'knots'}}
+    """
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+        raise InvalidArgumentError("collection metadata must be a JSON object (a dict with string keys)")
+    try:
+        text = json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"collection metadata is not JSON: {exc}") from None
+    return json.loads(text)
 
 
 def check_schema(properties: dict | None) -> dict[str, np.dtype]:

@@ -25,7 +25,7 @@ from chronotope._sort import sort_keys
 from chronotope.collection import Collection
 from chronotope.merge import dedup_last, last_of_each, tombstone_mask
 from chronotope.errors import ChronotopeError, CorruptDataError, InvalidArgumentError
-from chronotope.ingest import check_name, check_schema, duration_ns, parse_partition, to_ns
+from chronotope.ingest import check_metadata, check_name, check_schema, duration_ns, parse_partition, to_ns
 from chronotope.manifest import FORMAT_VERSION, empty_manifest, load_manifest, save_manifest
 from chronotope.fileio import fsync_dir, fsync_files, write_atomic
 from chronotope.segment import Segment, write_segment
@@ -314,14 +314,9 @@ class Store:
     def _set_collection_metadata(self, name: str, metadata: dict) -> None:
         """Keep a collection's descriptive metadata (a JSON object) in the manifest."""
         self._check_writer()
-        if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
-            raise InvalidArgumentError("collection metadata must be a JSON object (a dict with string keys)")
-        try:
-            text = json.dumps(metadata, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(f"collection metadata is not JSON: {exc}") from None
+        metadata = check_metadata(metadata)  # a private copy
         with self._lock:
-            self._collection_meta(name)["metadata"] = json.loads(text)  # a private copy
+            self._collection_meta(name)["metadata"] = metadata
             save_manifest(self.path, self._state)
 
     # ---- the write path ----

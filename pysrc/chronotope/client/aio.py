@@ -131,19 +131,41 @@ class AsyncRemoteCollection(Described):
     async def _do(self, call: Call, timeout: float | None = None):
         return await _send(self._store._transport, call, timeout)
 
+    async def _describe(self) -> dict:
+        doc = await self._do(self._calls.describe())
+        self._desc = Description(doc)
+        return doc
+
+    async def _learn_id_kind(self) -> None:
+        """After an append: the kind of ids is fixed now (``id_kind`` cannot wait, so it is fetched here)."""
+        if self._desc.id_kind is None:
+            await self._describe()
+
     async def extent(self) -> dict:
-        return _calls.extent_of(await self._do(self._calls.describe()))
+        return _calls.extent_of(await self._describe())
+
+    async def metadata(self) -> dict:
+        """The descriptive metadata, as the server has it now (a coroutine: the embedded property cannot wait)."""
+        await self._describe()
+        return self._desc.metadata
+
+    async def set_metadata(self, metadata: dict) -> None:
+        await self._do(self._calls.set_metadata(metadata))
 
     async def append(self, object_id, t, x, y, z=None, *, idempotency_key: str | None = None,
                      format: str = "batch", timeout: float | None = None, **columns) -> int:  # noqa: A002
         call = self._calls.append(object_id, t, x, y, z, idempotency_key=idempotency_key, format=format,
                                   columns=columns)
-        return await self._do(call, timeout)
+        appended = await self._do(call, timeout)
+        await self._learn_id_kind()
+        return appended
 
     async def append_once(self, key: str, /, object_id, t, x, y, z=None, *, format: str = "batch",  # noqa: A002
                           timeout: float | None = None, **columns):
-        return await self._do(self._calls.append_once(key, object_id, t, x, y, z, format=format, columns=columns),
-                              timeout)
+        receipt = await self._do(self._calls.append_once(key, object_id, t, x, y, z, format=format,
+                                                         columns=columns), timeout)
+        await self._learn_id_kind()
+        return receipt
 
     async def append_arrow(self, table, **options) -> int:
         args, cols = _calls.mapping_columns(_calls.arrow_columns(table))

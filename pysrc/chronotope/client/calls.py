@@ -21,7 +21,7 @@ import numpy as np
 
 from chronotope.errors import InvalidArgumentError
 from chronotope.client import wire
-from chronotope.ingest import check_name, check_schema, duration_ns, parse_partition, time_range, to_ns
+from chronotope.ingest import check_metadata, check_name, check_schema, duration_ns, parse_partition, time_range, to_ns
 from chronotope.results import Result
 from chronotope.spatial import parse_bbox, parse_point, parse_polygon
 
@@ -99,6 +99,8 @@ class Description:
         self.has_z: bool = bool(own.get("has_z", False))
         self.max_gap = _timedelta(own.get("max_gap", "600s"))
         self.partition = _timedelta(own.get("partition", "86400s"))
+        self.id_kind: str | None = own.get("id_kind")  # None until the first append fixes it
+        self.metadata: dict = own.get("metadata") or {}
 
 
 class Described:
@@ -130,6 +132,12 @@ class Described:
     def partition(self) -> np.timedelta64:
         """The length of the time partitions segments are cut into."""
         return self._desc.partition
+
+    @property
+    def id_kind(self) -> str | None:
+        """"int" or "str": the kind of object ids the first append fixed; None while the collection is empty
+        (as this handle last saw it: it is refreshed by its own appends, ``extent()`` and the metadata)."""
+        return self._desc.id_kind
 
 
 def extent_of(doc: dict) -> dict:
@@ -314,6 +322,9 @@ class CollectionCalls:
 
     def describe(self) -> Call:
         return Call("GET", self.base)
+
+    def set_metadata(self, metadata) -> Call:
+        return Call("PUT", self.base, json={"metadata": check_metadata(metadata)}, decode=lambda r: None)
 
     def append(self, object_id, t, x, y, z=None, *, idempotency_key=None, format="batch",  # noqa: A002
                columns: dict) -> Call:

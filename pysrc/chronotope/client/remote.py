@@ -159,9 +159,32 @@ class RemoteCollection(Described):
 
     # ---- description (schema, crs, has_z, max_gap, partition: from calls.Described) ----
 
+    def _describe(self) -> dict:
+        """The collection's document, now; the handle's description follows it."""
+        doc = self._do(self._calls.describe())
+        self._desc = Description(doc)
+        return doc
+
     def extent(self) -> dict:
         """Bounding box ``[xmin, ymin, xmax, ymax]`` and time interval ``[t0, t1]`` (datetime64[ns])."""
-        return _calls.extent_of(self._do(self._calls.describe()))
+        return _calls.extent_of(self._describe())
+
+    @property
+    def id_kind(self) -> str | None:
+        """"int" or "str": the kind of object ids the first append fixed; None while the collection is empty."""
+        if self._desc.id_kind is None:  # the first append, perhaps another client's, fixes it
+            self._describe()
+        return self._desc.id_kind
+
+    @property
+    def metadata(self) -> dict:
+        """Descriptive metadata (title, description, ...), as the server has it now; {} when never set."""
+        self._describe()
+        return self._desc.metadata
+
+    def set_metadata(self, metadata: dict) -> None:
+        """Replace the descriptive metadata with ``metadata``, a JSON object (admin)."""
+        self._do(self._calls.set_metadata(metadata))
 
     def __repr__(self) -> str:
         return f"RemoteCollection({self.name!r}, properties={self.schema}, crs={self.crs!r})"

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from chronotope import batch
-from chronotope.errors import InvalidArgumentError
+from chronotope.errors import CorruptDataError, InvalidArgumentError
 from chronotope.ingest import normalise_times, to_ns
 from chronotope.results import Result
 
@@ -33,6 +33,7 @@ JSON = "application/json"
 FORMATS = {"batch": BATCH, "arrow": ARROW, "json": JSON}
 _I64 = np.iinfo(np.int64)
 _EPOCH = datetime.datetime(1970, 1, 1)
+_MAX_STRING_WIDTH = 4096  # characters: a server's dtype hint wider than this is ignored (memory)
 
 
 # ---- times ----
@@ -170,8 +171,25 @@ def decode_arrow(body) -> Result:
     import pyarrow as pa
 
     source = pa.py_buffer(body) if isinstance(body, (bytes, bytearray, memoryview)) else body
-    table = pa.ipc.open_stream(source).read_all()
-    return Result({name: _column(table.column(name)) for name in table.column_names})
+    try:
+        table = pa.ipc.open_stream(source).read_all()
+    except (pa.ArrowException, OSError) as exc:  # a cut or damaged body (a broken connection raises its own)
+        raise CorruptDataError(f"the server's Arrow answer is damaged or cut short: {exc}") from None
+    return Result({field.name: _as_dtype(_column(table.column(i)), field.metadata)
+                   for i, field in enumerate(table.schema)})
+
+
+def _as_dtype(a: np.ndarray, metadata: dict | None) -> np.ndarray:
+    """A string column at the width the server's store gave it (its field metadata), when that is wider."""
+    wanted = (metadata or {}).get(b"chronotope.dtype")
+    if wanted is None or a.dtype.kind != "U":
+        return a
+    try:
+        dtype = np.dtype(wanted.decode("ascii"))
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return a  # not ours to trust: keep the decoded width
+    widen = dtype.kind == "U" and a.dtype.itemsize < dtype.itemsize <= _MAX_STRING_WIDTH * 4
+    return a.astype(dtype) if widen else a
 
 
 # ---- samples to the server ----
