@@ -199,7 +199,9 @@ class Collection:
         want = self._columns(columns)
         stored = [c for c in want if c not in ("object_id", "t")]
         oids = None if ids is None else self._store._lookup_ids(self.name, ids)
-        return self._result(self._merge(self._gather(lo, hi, oids, stored), stored), want)
+        with self._store._lock:  # one consistent view of segments and memtables (a flush may be installing)
+            parts = self._gather(lo, hi, oids, stored)
+        return self._result(self._merge(parts, stored), want)
 
     def _columns(self, columns) -> list[str]:
         """The output columns asked for (default all), checked."""

@@ -199,7 +199,8 @@ def nearest(coll, x, y, k=10, at=None, time=None, max_gap=None, columns=None) ->
         raise InvalidArgumentError("nearest needs exactly one of at= (objects at a time) and time= (samples in an interval)")
     geographic = coll.crs == "EPSG:4326"
     want = coll._columns(columns)
-    index = coll._store._index(coll.name)
+    with coll._store._lock:  # the segments as of now, for the first radius (the rows are read under it again)
+        index = coll._store._index(coll.name)
     span = _extent(index, geographic)
     if at is not None:
         t, gap, props = to_ns(at, "at"), _max_gap(coll, max_gap), _props(coll, want)

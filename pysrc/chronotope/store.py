@@ -89,6 +89,28 @@ class _Memtable:
         self.max_lsn = max(self.max_lsn, lsn)
 
 
+def _memtable_parts(mem: _Memtable, partition_ns: int) -> list[tuple[int, dict]]:
+    """A memtable's rows as segments-to-be: (partition, rows sorted by (object, t), last write of each kept),
+    its own deletes applied."""
+    lsns = np.concatenate([np.full(len(c["t"]), lsn, dtype=np.int64) for lsn, c in mem.batches])
+    cols = {k: np.concatenate([c[k] for _, c in mem.batches]) for k in mem.batches[0][1]}
+    dead = tombstone_mask(cols["oid"], cols["t"], lsns, mem.tombstones)
+    if dead is not None:
+        cols = {k: v[~dead] for k, v in cols.items()}
+    # one stable sort by (partition, object, t): each partition is then a contiguous
+    # run already in segment order, and among equal (object, t) the newest write is last
+    part = cols["t"] // partition_ns
+    order = sort_keys(part, cols["oid"], cols["t"])
+    rows = {k: v[order] for k, v in cols.items()}
+    part = part[order]
+    keep = last_of_each(rows["oid"], rows["t"])
+    if not keep.all():
+        rows = {k: v[keep] for k, v in rows.items()}
+        part = part[keep]
+    edges = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1, [len(part)]])
+    return [(int(part[a]), {k: v[a:b] for k, v in rows.items()}) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
 class _Ids:
     """String object ids <-> dense int64 codes (first-seen order), for one collection."""
 
@@ -143,6 +165,11 @@ class Store:
         self._closed = False
         self._open_segments: dict[str, Segment] = {}
         self._mem: dict[str, _Memtable] = {}
+        # a flush in the background: the memtables it writes (still read until installed), its thread, its error
+        self._flushing: dict[str, _Memtable] = {}
+        self._flusher: threading.Thread | None = None
+        self._flush_done = threading.Condition(self._lock)
+        self._flush_error: BaseException | None = None
         self._ids: dict[str, _Ids] = {}
         self._docs: dict = {}
         self._cache = BlockCache(int(cache_bytes))
@@ -206,8 +233,9 @@ class Store:
         for f in self.path.glob("*.tmp"):
             f.unlink()
 
-    def _load_snapshot(self) -> None:
-        """Open the segments the manifest lists (kept open: a reader's snapshot outlives compactions)."""
+    def _load_snapshot(self, ids: bool = True) -> None:
+        """Open the segments the manifest lists (kept open: a reader's snapshot outlives compactions), and
+        with ``ids`` read the id tables."""
         wanted = {}
         for name, meta in self._state["collections"].items():
             for e in meta["segments"]:
@@ -220,6 +248,8 @@ class Store:
         for key in wanted:
             if key not in self._open_segments:
                 self._open_segments[key] = Segment(self.path / key)
+        if not ids:
+            return
         self._ids = {}
         for name, meta in self._state["collections"].items():
             if meta.get("ids_file"):
@@ -329,6 +359,7 @@ class Store:
         in the same log record."""
         self._check_writer()
         with self._lock:
+            self._raise_flush_error()
             meta = self._collection_meta(name)
             kind = "str" if ids.dtype.kind == "U" else "int"
             if meta["id_kind"] not in (None, kind):
@@ -354,7 +385,7 @@ class Store:
             if idem is not None:
                 self._remember(name, idem, len(oid))
             if self._mem[name].rows >= self._flush_rows:
-                self._flush_locked()
+                self._flush_in_background()
             return len(oid)
 
     def _append_once(self, name: str, key: str, ids: np.ndarray, cols: dict[str, np.ndarray]) -> tuple[int, bool]:
@@ -442,8 +473,102 @@ class Store:
         self._check_writer()
         with self._lock:
             self._flush_locked()
+            self._raise_flush_error()
+
+    # A memtable past flush_rows is flushed by a thread of its own, so the append that filled it does not
+    # wait for the segments to be encoded and written: the memtables are set aside (reads still see them),
+    # the thread writes and syncs their segments without the lock, then installs them under it (manifest,
+    # log checkpoint) and drops the set-aside rows in the same step. At most one such flush runs; a second
+    # one waits for it. Every other flush (flush(), compact, prune, drop, close) first waits for it too.
+
+    def _flush_in_background(self) -> None:
+        while self._flusher is not None:
+            self._flush_done.wait()
+        self._raise_flush_error()
+        frozen = {n: m for n, m in self._mem.items() if m.batches}
+        if not frozen:
+            return
+        self._mem = {n: m for n, m in self._mem.items() if n not in frozen}  # deletes only: they stay
+        self._flushing = frozen
+        mark = {"top": self._wal.last_lsn, "ids": {n: len(i.names) for n, i in self._ids.items()},
+                "idem": {n: dict(keys) for n, keys in self._idem.items()}}
+        self._flusher = threading.Thread(target=self._background_flush, args=(frozen, mark),
+                                         name=f"chronotope-flush {self.path.name}", daemon=True)
+        self._flusher.start()
+
+    def _background_flush(self, frozen: dict, mark: dict) -> None:
+        try:
+            planned = {}
+            for name, mem in frozen.items():
+                meta = self._state["collections"].get(name)
+                if meta is not None:
+                    planned[name] = (meta, _memtable_parts(mem, meta["partition_ns"]))
+            with self._lock:
+                first = self._state["next_file"]
+                self._state["next_file"] = first + sum(len(parts) for _, parts in planned.values())
+            written, fid = {}, first
+            for name, (meta, parts) in planned.items():
+                mem = frozen[name]
+                written[name] = []
+                for p, rows in parts:
+                    written[name].append(self._write_part(name, meta, fid, p, rows, int(mem.batches[0][0]),
+                                                          int(mem.max_lsn)))
+                    fid += 1
+                fsync_files([path for _, path in written[name]])
+                fsync_dir(self.path / name / "seg")
+            with self._lock:
+                self._install_flush(frozen, written, mark)
+        except BaseException as exc:  # noqa: BLE001 - kept for the next write; the rows stay in memory and the log
+            with self._lock:
+                self._flush_error = exc
+                for name, mem in frozen.items():  # back in front of what came since
+                    later = self._mem.get(name)
+                    if later is not None:
+                        mem.batches += later.batches
+                        mem.rows += later.rows
+                        mem.tombstones += later.tombstones
+                        mem.max_lsn = max(mem.max_lsn, later.max_lsn)
+                    self._mem[name] = mem
+        finally:
+            with self._lock:
+                self._flushing = {}
+                self._flusher = None
+                self._flush_done.notify_all()
+
+    def _install_flush(self, frozen: dict, written: dict, mark: dict) -> None:
+        """List a background flush's segments in the manifest and checkpoint the log up to where it began."""
+        for name, mem in frozen.items():
+            meta = self._state["collections"].get(name)
+            if meta is None:
+                continue  # dropped meanwhile (drop waits for this flush, so never in practice)
+            meta["segments"].extend(entry for entry, _ in written.get(name, []))
+            meta["tombstones"].extend(mem.tombstones)
+            docs = self._docs.get(name)
+            if docs is not None:
+                docs.flush()  # later versions too: replaying them is idempotent
+            self._save_ids(name, meta, upto=mark["ids"].get(name))
+        now = _time.time_ns()
+        for name, keys in mark["idem"].items():  # only the keys of rows now in segments
+            if name in self._state["collections"]:
+                self._state["collections"][name]["idempotency"] = [[k, *e] for k, e in keys.items()
+                                                                   if now - e[2] <= _TTL_NS]
+        self._state["wal_checkpoint"] = max(self._state["wal_checkpoint"], mark["top"])
+        save_manifest(self.path, self._state)
+        self._flushing = {}
+        self._load_snapshot(ids=False)  # the ids in memory run ahead of the file: keep them
+        self._wal.truncate(upto=mark["top"])
+        self._remove_obsolete()
+
+    def _raise_flush_error(self) -> None:
+        """A background flush failed: say so once (its rows are still in memory and in the log)."""
+        if self._flush_error is not None:
+            exc, self._flush_error = self._flush_error, None
+            raise ChronotopeError(f"store {self.path}: writing segments in the background failed ({exc}); "
+                                  "nothing is lost, the next flush tries again") from exc
 
     def _flush_locked(self) -> None:
+        while self._flusher is not None:  # a background flush first: its rows come before these
+            self._flush_done.wait()
         top = self._wal.last_lsn
         changed = False
         for name, mem in list(self._mem.items()):
@@ -473,55 +598,40 @@ class Store:
             self._wal.truncate(upto=top)
             self._remove_obsolete()
 
-    def _save_ids(self, name: str, meta: dict) -> None:
+    def _save_ids(self, name: str, meta: dict, upto: int | None = None) -> None:
+        """Write the collection's id table, its first ``upto`` ids (those the log holds before the checkpoint)."""
         ids = self._ids.get(name)
-        if ids is None or ids.saved == len(ids.names):
+        count = len(ids.names) if ids is not None and upto is None else (upto or 0)
+        if ids is None or count <= ids.saved:
             return
-        fname = f"ids-{len(ids.names)}.ctb"
-        write_atomic(self.path / name / fname, [codec.encode(ids.array())])
+        fname = f"ids-{count}.ctb"
+        write_atomic(self.path / name / fname, [codec.encode(ids.array()[:count])])
         old = meta.get("ids_file")
         meta["ids_file"] = fname
-        ids.saved = len(ids.names)
+        ids.saved = count
         if old and old != fname:
             self._obsolete.append(self.path / name / old)
 
     def _write_memtable(self, name: str, meta: dict, mem: _Memtable) -> None:
-        lsns = np.concatenate([np.full(len(c["t"]), lsn, dtype=np.int64) for lsn, c in mem.batches])
-        cols = {k: np.concatenate([c[k] for _, c in mem.batches]) for k in mem.batches[0][1]}
-        dead = tombstone_mask(cols["oid"], cols["t"], lsns, mem.tombstones)
-        if dead is not None:
-            cols = {k: v[~dead] for k, v in cols.items()}
-        # one stable sort by (partition, object, t): each partition is then a contiguous
-        # run already in segment order, and among equal (object, t) the newest write is last
-        part = cols["t"] // meta["partition_ns"]
-        order = sort_keys(part, cols["oid"], cols["t"])
-        rows = {k: v[order] for k, v in cols.items()}
-        part = part[order]
-        keep = last_of_each(rows["oid"], rows["t"])
-        if not keep.all():
-            rows = {k: v[keep] for k, v in rows.items()}
-            part = part[keep]
-        edges = np.concatenate([[0], np.flatnonzero(np.diff(part)) + 1, [len(part)]])
+        parts = _memtable_parts(mem, meta["partition_ns"])
         lsn_min, lsn_max = int(mem.batches[0][0]), int(mem.max_lsn)
-        written = [
-            self._add_segment(name, meta, int(part[a]), {k: v[a:b] for k, v in rows.items()}, lsn_min, lsn_max)
-            for a, b in zip(edges[:-1], edges[1:])
-            if b > a
-        ]
+        first = self._state["next_file"]
+        self._state["next_file"] = first + len(parts)
+        written = [self._write_part(name, meta, first + i, p, rows, lsn_min, lsn_max)
+                   for i, (p, rows) in enumerate(parts)]
         # durable before the manifest names them; the waits of many small files overlap
-        fsync_files(written)
+        fsync_files([path for _, path in written])
         fsync_dir(self.path / name / "seg")
+        meta["segments"].extend(entry for entry, _ in written)
 
-    def _add_segment(self, name: str, meta: dict, p: int, cols: dict, lsn_min: int, lsn_max: int) -> Path:
-        """Write one segment file (not yet fsynced) and list it in the unsaved manifest state."""
-        fid = self._state["next_file"]
-        self._state["next_file"] = fid + 1
+    def _write_part(self, name: str, meta: dict, fid: int, p: int, cols: dict, lsn_min: int,
+                    lsn_max: int) -> tuple[dict, Path]:
+        """Write one segment file (not yet fsynced): its manifest entry and path."""
         rel = f"seg/{fid:012d}.cts"
         info = write_segment(self.path / name / rel, cols, rows_per_block=self._rows_per_block, mode=self._mode,
                              meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max},
                              sync=False, geographic=meta["crs"] == "EPSG:4326")
-        meta["segments"].append({"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info})
-        return self.path / name / rel
+        return {"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info}, self.path / name / rel
 
     # ---- property documents ----
 
@@ -586,17 +696,20 @@ class Store:
             cached = self._indexes[name] = (key, SpaceTimeIndex(self._segments(name), geographic))
         return cached[1]
 
+    def _unflushed(self, name: str) -> list[_Memtable]:
+        """The collection's memtables, oldest first: the one a background flush is writing, the current one."""
+        return [m for m in (self._flushing.get(name), self._mem.get(name)) if m is not None]
+
     def _tombstones(self, name: str) -> list[dict]:
         meta = self._collection_meta(name)
-        mem = self._mem.get(name)
-        return meta["tombstones"] + (mem.tombstones if mem is not None else [])
+        return meta["tombstones"] + [t for mem in self._unflushed(name) for t in mem.tombstones]
 
     def _memtable_rows(self, name: str, names: list[str]) -> dict | None:
-        mem = self._mem.get(name)
-        if mem is None or not mem.batches:
+        batches = [b for mem in self._unflushed(name) for b in mem.batches]
+        if not batches:
             return None
-        out = {k: np.concatenate([c[k] for _, c in mem.batches]) for k in names}
-        out["_lsn"] = np.concatenate([np.full(len(c["t"]), lsn, dtype=np.int64) for lsn, c in mem.batches])
+        out = {k: np.concatenate([c[k] for _, c in batches]) for k in names}
+        out["_lsn"] = np.concatenate([np.full(len(c["t"]), lsn, dtype=np.int64) for lsn, c in batches])
         out["_part"] = out["t"] // self._collection_meta(name)["partition_ns"]
         return out
 
@@ -680,8 +793,12 @@ class Store:
             # the tombstones are applied now: the new segment counts as written after them
             lsn_min = min(e["lsn_min"] for e in entries)
             lsn_max = max([e["lsn_max"] for e in entries] + [t["lsn"] for t in tombs])
-            fsync_files([self._add_segment(name, meta, p, cols, lsn_min, lsn_max)])
+            fid = self._state["next_file"]
+            self._state["next_file"] = fid + 1
+            entry, path = self._write_part(name, meta, fid, p, cols, lsn_min, lsn_max)
+            fsync_files([path])
             fsync_dir(self.path / name / "seg")
+            meta["segments"].append(entry)
 
     def _remove_obsolete(self) -> None:
         # readers keep their segments open, so unlinking is safe once the new manifest is durable
@@ -745,6 +862,10 @@ class Store:
     def stats(self) -> dict:
         """Points, objects, segments, blocks, bytes per column, compression ratio, index
         memory per collection; the decoded-block cache's figures under ``cache``."""
+        with self._lock:
+            return self._stats_locked()
+
+    def _stats_locked(self) -> dict:
         self._check_open()
         out = {"collections": {}}
         for name, meta in self._state["collections"].items():
@@ -756,11 +877,11 @@ class Store:
                     col_bytes[cname] = col_bytes.get(cname, 0) + c.length
                     raw += seg.rows * c.dtype.itemsize
             disk = sum(e["bytes"] for e in meta["segments"])
-            mem = self._mem.get(name)
+            unflushed = sum(mem.rows for mem in self._unflushed(name))
             objects = np.unique(np.concatenate([seg.read(["oid"])["oid"] for _, seg in segs])).size if segs else 0
             out["collections"][name] = {
                 "points": sum(e["rows"] for e in meta["segments"]),
-                "unflushed_points": mem.rows if mem else 0,
+                "unflushed_points": unflushed,
                 "objects": int(objects),
                 "segments": len(segs),
                 "partitions": len({e["partition"] for e in meta["segments"]}),
