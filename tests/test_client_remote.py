@@ -121,6 +121,44 @@ def test_a_retried_batch_is_stored_once(db):
     db.drop_collection("idem")
 
 
+def test_long_appends_go_as_several_requests_checked_before_the_first(server):
+    posts = []
+    with Client(server.url, username="demo", password=server.admin_password, batch_rows=1000,
+                on_request=lambda r: posts.append(r) if r.method == "POST" else None) as store:
+        coll = _fresh(store, "parts")
+        cols = _samples(3500)
+        bad = cols["x"].copy()
+        bad[-1] = np.nan  # only the last part is bad: still nothing may be sent
+        before = len(posts)
+        with pytest.raises(InvalidArgumentError, match="row 3499"):  # the embedded message, before any request
+            coll.append(cols["object_id"], cols["t"], bad, cols["y"], sog=cols["sog"])
+        assert len(posts) == before and len(coll) == 0
+        posts.clear()
+        receipt = coll.append_once("big", cols["object_id"], cols["t"], cols["x"], cols["y"], sog=cols["sog"])
+        assert tuple(receipt) == (3500, False) and len(posts) == 4
+        assert [p.headers["idempotency-key"] for p in posts] == ["big.0", "big.1", "big.2", "big.3"]
+        again = coll.append_once("big", cols["object_id"], cols["t"], cols["x"], cols["y"], sog=cols["sog"])
+        assert tuple(again) == (3500, True) and len(coll) == 3500  # every part replayed, none stored twice
+        # a later part overwrites an (object, t) of an earlier one, as one embedded append does
+        t = np.concatenate([cols["t"][:1500], cols["t"][:1]])
+        y = np.arange(1501.0) / 100
+        assert coll.append(1, t, np.full(1501, 5.0), y, sog=np.zeros(1501, np.float32)) == 1501
+        first = coll.query(ids=[1], time=(cols["t"][0], cols["t"][0]))
+        assert first["y"].tolist() == [15.0]
+        with pytest.raises(InvalidArgumentError):
+            Client(server.url, api_key=server.api_key, batch_rows=0)
+        store.drop_collection("parts")
+
+    async def run():
+        async with AsyncClient(server.url, username="demo", password=server.admin_password, batch_rows=600) as adb:
+            coll = await adb.create_collection("parts_async", properties={"sog": "float32"})
+            cols = _samples(1300)
+            assert await coll.append(cols["object_id"], cols["t"], cols["x"], cols["y"], sog=cols["sog"]) == 1300
+            assert await coll.count() == 1300
+            await adb.drop_collection("parts_async")
+    asyncio.run(run())
+
+
 def test_context_managers_close_the_connections(server):
     with connect(server.url, username="demo", password=server.admin_password) as store:
         assert store.collection("ais").extent()["bbox"] is not None

@@ -44,8 +44,9 @@ async def _send(transport, call: Call, timeout: float | None = None):
 class AsyncRemoteStore:
     """:class:`~chronotope.client.remote.RemoteStore` for asyncio; safe to share between tasks."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, batch_rows: int = _calls.BATCH_ROWS):
         self._transport = transport
+        self.batch_rows = _calls.check_batch_rows(batch_rows)  # rows per ingest request (longer appends: several)
 
     @property
     def transport(self):
@@ -107,16 +108,16 @@ class AsyncClient(AsyncRemoteStore):
     """The asynchronous client: an :class:`AsyncRemoteStore` over its own pooled :class:`AsyncTransport`.
 
     ``AsyncClient(url, username=..., password=...)`` or ``AsyncClient(url, api_key=...)``, with
-    the transport options of :func:`chronotope.connect`; one pool shared by every task of
+    the options of :class:`~chronotope.client.remote.Client`; one pool shared by every task of
     the loop; ``await close()`` or ``async with`` closes it.
     """
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None,
-                 api_key: str | None = None, **transport_options):
+                 api_key: str | None = None, batch_rows: int = _calls.BATCH_ROWS, **transport_options):
         from chronotope.client.transport import AsyncTransport  # httpx: only when a remote store is wanted
 
         super().__init__(AsyncTransport(url, username=username, password=password, api_key=api_key,
-                                        **transport_options))
+                                        **transport_options), batch_rows)
 
 
 class AsyncRemoteCollection(Described):
@@ -125,7 +126,7 @@ class AsyncRemoteCollection(Described):
     def __init__(self, store: AsyncRemoteStore, description: Description):
         self._store = store
         self._desc = description
-        self._calls = _calls.collection_calls(description.name)
+        self._calls = _calls.collection_calls(description, store.batch_rows)
         self.name = description.name
 
     async def _do(self, call: Call, timeout: float | None = None):
@@ -154,18 +155,21 @@ class AsyncRemoteCollection(Described):
 
     async def append(self, object_id, t, x, y, z=None, *, idempotency_key: str | None = None,
                      format: str = "batch", timeout: float | None = None, **columns) -> int:  # noqa: A002
-        call = self._calls.append(object_id, t, x, y, z, idempotency_key=idempotency_key, format=format,
-                                  columns=columns)
-        appended = await self._do(call, timeout)
+        calls = self._calls.append_parts(object_id, t, x, y, z, idempotency_key=idempotency_key, format=format,
+                                         columns=columns)
+        appended = 0
+        for call in calls:  # in order: a later part may overwrite an (object, t) of an earlier one
+            appended += await self._do(call, timeout)
         await self._learn_id_kind()
         return appended
 
     async def append_once(self, key: str, /, object_id, t, x, y, z=None, *, format: str = "batch",  # noqa: A002
                           timeout: float | None = None, **columns):
-        receipt = await self._do(self._calls.append_once(key, object_id, t, x, y, z, format=format,
-                                                         columns=columns), timeout)
+        calls = self._calls.append_parts(object_id, t, x, y, z, idempotency_key=key, format=format, columns=columns,
+                                         once=True)
+        receipts = [await self._do(call, timeout) for call in calls]
         await self._learn_id_kind()
-        return receipt
+        return _calls.receipt_of(receipts)
 
     async def append_arrow(self, table, **options) -> int:
         args, cols = _calls.mapping_columns(_calls.arrow_columns(table))

@@ -21,7 +21,8 @@ import numpy as np
 
 from chronotope.errors import InvalidArgumentError
 from chronotope.client import wire
-from chronotope.ingest import check_metadata, check_name, check_schema, duration_ns, parse_partition, time_range, to_ns
+from chronotope.ingest import (check_metadata, check_name, check_schema, duration_ns, normalise_batch, parse_partition,
+                               time_range, to_ns)
 from chronotope.results import Result
 from chronotope.spatial import parse_bbox, parse_point, parse_polygon
 
@@ -313,12 +314,44 @@ store_calls = StoreCalls()
 
 # ---- a collection ----
 
+#: Rows per ingest request by default: a longer append is sent as several requests, in order.
+BATCH_ROWS = 1_000_000
+
+
 class CollectionCalls:
     """Calls of one collection's methods."""
 
-    def __init__(self, name: str):
-        self.name = name
-        self.base = f"/collections/{_seg(name)}"
+    def __init__(self, desc: Description, batch_rows: int = BATCH_ROWS):
+        self.desc = desc
+        self.name = desc.name
+        self.base = f"/collections/{_seg(desc.name)}"
+        self.batch_rows = batch_rows
+
+    def append_parts(self, object_id, t, x, y, z=None, *, idempotency_key=None, format="batch",  # noqa: A002
+                     columns: dict, once: bool = False) -> list[Call]:
+        """An append as requests of at most ``batch_rows`` rows. A longer one is first checked whole, as the
+        embedded store checks it (nothing is sent if any row is bad), and part i carries the key ``{key}.{i}``:
+        a retried call stores each part once."""
+        one = self.append_once if once else self.append
+        if (len(np.asarray(t)) if np.ndim(t) else 1) <= self.batch_rows:
+            return [one(idempotency_key, object_id, t, x, y, z, format=format, columns=columns) if once else
+                    one(object_id, t, x, y, z, idempotency_key=idempotency_key, format=format, columns=columns)]
+        ids, cols = normalise_batch(object_id, t, x, y, z, columns, schema=self.desc.schema,
+                                    has_z=self.desc.has_z, geographic=self.desc.crs == "EPSG:4326")
+        whole = (ids, cols.pop("t"), cols.pop("x"), cols.pop("y"), cols.pop("z", None))
+        n = len(ids)
+        key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+        if not isinstance(key, str) or not 1 <= len(key) <= 255 - len(f".{n // self.batch_rows}"):
+            raise InvalidArgumentError(f"idempotency key must be 1 to 255 characters with the part number an "
+                                       f"append of {n:,} rows adds to it, got {key!r}")
+        parts = []
+        for i, lo in enumerate(range(0, n, self.batch_rows)):
+            rows = slice(lo, lo + self.batch_rows)
+            oid, tt, xx, yy, zz = (None if a is None else a[rows] for a in whole)
+            part = {k: v[rows] for k, v in cols.items()}
+            parts.append(one(f"{key}.{i}", oid, tt, xx, yy, zz, format=format, columns=part) if once else
+                         one(oid, tt, xx, yy, zz, idempotency_key=f"{key}.{i}", format=format, columns=part))
+        return parts
 
     def describe(self) -> Call:
         return Call("GET", self.base)
@@ -470,8 +503,21 @@ def _list(columns) -> str | None:
     return None if names is None else ",".join(names)
 
 
-def collection_calls(name: str) -> CollectionCalls:
-    return CollectionCalls(name)
+def collection_calls(desc: Description, batch_rows: int = BATCH_ROWS) -> CollectionCalls:
+    return CollectionCalls(desc, batch_rows)
+
+
+def receipt_of(receipts: list):
+    """One append_once receipt for its parts: their rows; replayed only if every part was."""
+    from chronotope.collection import AppendReceipt
+
+    return AppendReceipt(sum(r.rows for r in receipts), all(r.replayed for r in receipts))
+
+
+def check_batch_rows(batch_rows) -> int:
+    if not isinstance(batch_rows, (int, np.integer)) or isinstance(batch_rows, bool) or batch_rows < 1:
+        raise InvalidArgumentError(f"batch_rows must be a positive integer, got {batch_rows!r}")
+    return int(batch_rows)
 
 
 def mapping_columns(cols: dict) -> tuple[tuple, dict]:

@@ -59,8 +59,9 @@ class RemoteStore:
     block) closes its connections.
     """
 
-    def __init__(self, transport):
+    def __init__(self, transport, batch_rows: int = _calls.BATCH_ROWS):
         self._transport = transport
+        self.batch_rows = _calls.check_batch_rows(batch_rows)  # rows per ingest request (longer appends: several)
 
     @property
     def transport(self):
@@ -129,17 +130,17 @@ class Client(RemoteStore):
     """The synchronous client: a :class:`RemoteStore` over its own pooled :class:`Transport`.
 
     ``Client(url, username=..., password=...)`` or ``Client(url, api_key=...)``, with the
-    transport options of :func:`connect` (which returns one). One long-lived pool of
-    keep-alive connections, shared by every thread using the client; ``close()`` or a
-    ``with`` block closes it.
+    transport options of :func:`connect` (which returns one) and ``batch_rows`` (rows per
+    ingest request, 1,000,000 by default). One long-lived pool of keep-alive connections,
+    shared by every thread using the client; ``close()`` or a ``with`` block closes it.
     """
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None,
-                 api_key: str | None = None, **transport_options):
+                 api_key: str | None = None, batch_rows: int = _calls.BATCH_ROWS, **transport_options):
         from chronotope.client.transport import Transport  # httpx: only when a remote store is wanted
 
         super().__init__(Transport(url, username=username, password=password, api_key=api_key,
-                                   **transport_options))
+                                   **transport_options), batch_rows)
 
 
 class RemoteCollection(Described):
@@ -151,7 +152,7 @@ class RemoteCollection(Described):
     def __init__(self, store: RemoteStore, description: Description):
         self._store = store
         self._desc = description
-        self._calls = _calls.collection_calls(description.name)
+        self._calls = _calls.collection_calls(description, store.batch_rows)
         self.name = description.name
 
     def _do(self, call: Call, timeout: float | None = None):
@@ -197,17 +198,21 @@ class RemoteCollection(Described):
 
         ``format``: ``"batch"`` (the compressed binary batch, default), ``"arrow"``
         or ``"json"``. The batch carries ``idempotency_key`` (a UUID when not
-        given), so a retry after a lost answer is stored once.
+        given), so a retry after a lost answer is stored once. An append longer than
+        the store's ``batch_rows`` goes as several requests in order, all checked
+        before the first is sent; each is stored whole or not at all.
         """
-        call = self._calls.append(object_id, t, x, y, z, idempotency_key=idempotency_key, format=format,
-                                  columns=columns)
-        return self._do(call, timeout)
+        calls = self._calls.append_parts(object_id, t, x, y, z, idempotency_key=idempotency_key, format=format,
+                                         columns=columns)
+        return sum(self._do(call, timeout) for call in calls)
 
     def append_once(self, key: str, /, object_id, t, x, y, z=None, *, format: str = "batch",  # noqa: A002
                     timeout: float | None = None, **columns):
         """Append under the idempotency ``key``: a :class:`chronotope.collection.AppendReceipt` (rows, and
         whether the server had stored this batch before)."""
-        return self._do(self._calls.append_once(key, object_id, t, x, y, z, format=format, columns=columns), timeout)
+        calls = self._calls.append_parts(object_id, t, x, y, z, idempotency_key=key, format=format, columns=columns,
+                                         once=True)
+        return _calls.receipt_of([self._do(call, timeout) for call in calls])
 
     def append_arrow(self, table, **options) -> int:
         """Append a ``pyarrow.Table`` with columns object_id, t, x, y[, z] and properties."""
