@@ -20,7 +20,8 @@ from chronotope.store import open_store as open  # noqa: A001 - the public contr
 def connect(url: str, username: str | None = None, password: str | None = None, api_key: str | None = None,
             **options):
     """A store served by ``chronotope serve`` at ``url``, with the interface of :func:`open`'s (needs the
-    ``client`` extra). ``options`` go to :class:`chronotope.client.Transport` (timeouts, retries, breaker)."""
+    ``client`` extra). ``options``: ``batch_rows`` (rows per ingest request) and those of
+    :class:`chronotope.client.Transport` (timeouts, retries, breaker, pool)."""
     from chronotope.client.remote import connect as remote_connect  # httpx only when asked for
 
     return remote_connect(url, username=username, password=password, api_key=api_key, **options)

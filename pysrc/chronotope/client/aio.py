@@ -21,10 +21,10 @@ __all__ = ["connect_async", "AsyncClient", "AsyncRemoteStore", "AsyncRemoteColle
 
 
 def connect_async(url: str, username: str | None = None, password: str | None = None, api_key: str | None = None,
-                  **transport_options) -> "AsyncClient":
+                  **options) -> "AsyncClient":
     """An :class:`AsyncClient` (an :class:`AsyncRemoteStore`) on the server at ``url`` (the options of
     :func:`chronotope.connect`)."""
-    return AsyncClient(url, username=username, password=password, api_key=api_key, **transport_options)
+    return AsyncClient(url, username=username, password=password, api_key=api_key, **options)
 
 
 async def _send(transport, call: Call, timeout: float | None = None):

@@ -27,14 +27,15 @@ __all__ = ["connect", "Client", "RemoteStore", "RemoteCollection"]
 
 
 def connect(url: str, username: str | None = None, password: str | None = None, api_key: str | None = None,
-            **transport_options) -> "Client":
+            **options) -> "Client":
     """A :class:`Client` (a :class:`RemoteStore`) on the server at ``url``, logged in with a password or an API key.
 
-    ``transport_options`` go to :class:`chronotope.client.transport.Transport`
+    ``options``: ``batch_rows`` (rows per ingest request, 1,000,000 by default: a longer
+    append goes as several) and those of :class:`chronotope.client.transport.Transport`
     (``timeout``, ``retry``, ``breaker``, ``max_connections``, ``max_keepalive``,
     ``keepalive_expiry``, ``on_request``, ``on_response``).
     """
-    return Client(url, username=username, password=password, api_key=api_key, **transport_options)
+    return Client(url, username=username, password=password, api_key=api_key, **options)
 
 
 def _send(transport, call: Call, timeout: float | None = None):
