@@ -473,91 +473,104 @@ class Store:
         self._check_writer()
         with self._lock:
             self._flush_locked()
-            self._raise_flush_error()
+            self._flush_error = None  # everything is in segments now: an earlier background failure is mended
 
-    # A memtable past flush_rows is flushed by a thread of its own, so the append that filled it does not
-    # wait for the segments to be encoded and written: the memtables are set aside (reads still see them),
-    # the thread writes and syncs their segments without the lock, then installs them under it (manifest,
-    # log checkpoint) and drops the set-aside rows in the same step. At most one such flush runs; a second
-    # one waits for it. Every other flush (flush(), compact, prune, drop, close) first waits for it too.
+    # A flush sets the memtables aside (reads still see them), writes and syncs their segments, then
+    # installs them in one step under the lock: manifest, log checkpoint up to where it began, the set-aside
+    # rows dropped. A memtable past flush_rows is flushed so by a thread of its own, writing without the
+    # lock, so the append that filled it does not wait. At most one such flush runs; a second one, and
+    # every other flush (flush(), compact, prune, drop, close), waits for it first.
 
     def _flush_in_background(self) -> None:
-        while self._flusher is not None:
-            self._flush_done.wait()
+        self._await_flusher()
         self._raise_flush_error()
-        frozen = {n: m for n, m in self._mem.items() if m.batches}
-        if not frozen:
-            return
-        self._mem = {n: m for n, m in self._mem.items() if n not in frozen}  # deletes only: they stay
-        self._flushing = frozen
-        mark = {"top": self._wal.last_lsn, "ids": {n: len(i.names) for n, i in self._ids.items()},
-                "idem": {n: dict(keys) for n, keys in self._idem.items()}}
+        frozen, mark = self._set_aside()
         self._flusher = threading.Thread(target=self._background_flush, args=(frozen, mark),
                                          name=f"chronotope-flush {self.path.name}", daemon=True)
         self._flusher.start()
 
     def _background_flush(self, frozen: dict, mark: dict) -> None:
         try:
-            planned = {}
-            for name, mem in frozen.items():
-                meta = self._state["collections"].get(name)
-                if meta is not None:
-                    planned[name] = (meta, _memtable_parts(mem, meta["partition_ns"]))
-            with self._lock:
-                first = self._state["next_file"]
-                self._state["next_file"] = first + sum(len(parts) for _, parts in planned.values())
-            written, fid = {}, first
-            for name, (meta, parts) in planned.items():
-                mem = frozen[name]
-                written[name] = []
-                for p, rows in parts:
-                    written[name].append(self._write_part(name, meta, fid, p, rows, int(mem.batches[0][0]),
-                                                          int(mem.max_lsn)))
-                    fid += 1
-                fsync_files([path for _, path in written[name]])
-                fsync_dir(self.path / name / "seg")
+            written = self._write_frozen(frozen)
             with self._lock:
                 self._install_flush(frozen, written, mark)
         except BaseException as exc:  # noqa: BLE001 - kept for the next write; the rows stay in memory and the log
             with self._lock:
                 self._flush_error = exc
-                for name, mem in frozen.items():  # back in front of what came since
-                    later = self._mem.get(name)
-                    if later is not None:
-                        mem.batches += later.batches
-                        mem.rows += later.rows
-                        mem.tombstones += later.tombstones
-                        mem.max_lsn = max(mem.max_lsn, later.max_lsn)
-                    self._mem[name] = mem
+                self._put_back(frozen)
         finally:
             with self._lock:
-                self._flushing = {}
                 self._flusher = None
                 self._flush_done.notify_all()
 
+    def _flush_locked(self) -> None:
+        self._await_flusher()
+        frozen, mark = self._set_aside()
+        try:
+            self._install_flush(frozen, self._write_frozen(frozen), mark)
+        except BaseException:
+            self._put_back(frozen)
+            raise
+
+    def _await_flusher(self) -> None:
+        while self._flusher is not None:  # its rows come before the ones a new flush would write
+            self._flush_done.wait()
+
+    def _set_aside(self) -> tuple[dict, dict]:
+        """The memtables, set aside for a flush, and where the log, the id tables and the keys stood."""
+        frozen, self._mem, self._flushing = self._mem, {}, self._mem
+        mark = {"top": self._wal.last_lsn, "ids": {n: len(i.names) for n, i in self._ids.items()},
+                "idem": {n: dict(keys) for n, keys in self._idem.items()}}
+        return frozen, mark
+
+    def _put_back(self, frozen: dict) -> None:
+        """A flush failed: its memtables go back in front of what came since."""
+        for name, mem in frozen.items():
+            later = self._mem.get(name)
+            if later is not None:
+                mem.batches += later.batches
+                mem.rows += later.rows
+                mem.tombstones += later.tombstones
+                mem.max_lsn = max(mem.max_lsn, later.max_lsn)
+            self._mem[name] = mem
+        self._flushing = {}
+
+    def _write_frozen(self, frozen: dict) -> dict[str, list[dict]]:
+        """Write and sync the segments of set-aside memtables (the lock is needed only to number the files)."""
+        written = {}
+        for name, mem in frozen.items():
+            meta = self._state["collections"].get(name)
+            if meta is not None and mem.batches:
+                parts = _memtable_parts(mem, meta["partition_ns"])
+                written[name] = self._write_parts(name, meta, parts, int(mem.batches[0][0]), int(mem.max_lsn))
+        return written
+
     def _install_flush(self, frozen: dict, written: dict, mark: dict) -> None:
-        """List a background flush's segments in the manifest and checkpoint the log up to where it began."""
+        """List a flush's segments in the manifest and checkpoint the log up to where it began."""
+        changed = False
         for name, mem in frozen.items():
             meta = self._state["collections"].get(name)
             if meta is None:
-                continue  # dropped meanwhile (drop waits for this flush, so never in practice)
-            meta["segments"].extend(entry for entry, _ in written.get(name, []))
+                continue  # dropped (drop flushes first, so only a flush's own leftovers)
+            meta["segments"].extend(written.get(name, []))
             meta["tombstones"].extend(mem.tombstones)
+            changed |= bool(mem.batches or mem.tombstones)
             docs = self._docs.get(name)
             if docs is not None:
-                docs.flush()  # later versions too: replaying them is idempotent
-            self._save_ids(name, meta, upto=mark["ids"].get(name))
+                docs.flush()  # versions logged since the flush began too: replaying them is idempotent
+            self._save_ids(name, meta, upto=mark["ids"].get(name))  # the later ids come back with their log
         now = _time.time_ns()
-        for name, keys in mark["idem"].items():  # only the keys of rows now in segments
+        for name, keys in mark["idem"].items():  # the keys of the rows now in segments, unexpired
             if name in self._state["collections"]:
                 self._state["collections"][name]["idempotency"] = [[k, *e] for k, e in keys.items()
                                                                    if now - e[2] <= _TTL_NS]
-        self._state["wal_checkpoint"] = max(self._state["wal_checkpoint"], mark["top"])
-        save_manifest(self.path, self._state)
         self._flushing = {}
-        self._load_snapshot(ids=False)  # the ids in memory run ahead of the file: keep them
-        self._wal.truncate(upto=mark["top"])
-        self._remove_obsolete()
+        if changed or mark["top"] > self._state["wal_checkpoint"]:
+            self._state["wal_checkpoint"] = max(self._state["wal_checkpoint"], mark["top"])
+            save_manifest(self.path, self._state)
+            self._load_snapshot(ids=False)  # the ids in memory may run ahead of the file: keep them
+            self._wal.truncate(upto=mark["top"])
+            self._remove_obsolete()
 
     def _raise_flush_error(self) -> None:
         """A background flush failed: say so once (its rows are still in memory and in the log)."""
@@ -565,38 +578,6 @@ class Store:
             exc, self._flush_error = self._flush_error, None
             raise ChronotopeError(f"store {self.path}: writing segments in the background failed ({exc}); "
                                   "nothing is lost, the next flush tries again") from exc
-
-    def _flush_locked(self) -> None:
-        while self._flusher is not None:  # a background flush first: its rows come before these
-            self._flush_done.wait()
-        top = self._wal.last_lsn
-        changed = False
-        for name, mem in list(self._mem.items()):
-            meta = self._state["collections"].get(name)
-            if meta is None:
-                continue
-            if mem.batches:
-                self._write_memtable(name, meta, mem)
-                changed = True
-            if mem.tombstones:
-                meta["tombstones"].extend(mem.tombstones)
-                changed = True
-            docs = self._docs.get(name)
-            if docs is not None:
-                docs.flush()
-            self._save_ids(name, meta)
-        now = _time.time_ns()
-        for name, keys in self._idem.items():  # the keys of the rows now in segments, unexpired
-            if name in self._state["collections"]:
-                self._state["collections"][name]["idempotency"] = [[k, *e] for k, e in keys.items()
-                                                                   if now - e[2] <= _TTL_NS]
-        self._mem = {}
-        if changed or top > self._state["wal_checkpoint"]:
-            self._state["wal_checkpoint"] = top
-            save_manifest(self.path, self._state)
-            self._load_snapshot()
-            self._wal.truncate(upto=top)
-            self._remove_obsolete()
 
     def _save_ids(self, name: str, meta: dict, upto: int | None = None) -> None:
         """Write the collection's id table, its first ``upto`` ids (those the log holds before the checkpoint)."""
@@ -612,26 +593,24 @@ class Store:
         if old and old != fname:
             self._obsolete.append(self.path / name / old)
 
-    def _write_memtable(self, name: str, meta: dict, mem: _Memtable) -> None:
-        parts = _memtable_parts(mem, meta["partition_ns"])
-        lsn_min, lsn_max = int(mem.batches[0][0]), int(mem.max_lsn)
-        first = self._state["next_file"]
-        self._state["next_file"] = first + len(parts)
-        written = [self._write_part(name, meta, first + i, p, rows, lsn_min, lsn_max)
-                   for i, (p, rows) in enumerate(parts)]
+    def _write_parts(self, name: str, meta: dict, parts: list[tuple[int, dict]], lsn_min: int,
+                     lsn_max: int) -> list[dict]:
+        """Write one segment file per (partition, rows), synced; their manifest entries (not yet listed)."""
+        with self._lock:
+            first = self._state["next_file"]
+            self._state["next_file"] = first + len(parts)
+        entries, paths = [], []
+        for fid, (p, cols) in enumerate(parts, start=first):
+            rel = f"seg/{fid:012d}.cts"
+            info = write_segment(self.path / name / rel, cols, rows_per_block=self._rows_per_block, mode=self._mode,
+                                 meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max},
+                                 sync=False, geographic=meta["crs"] == "EPSG:4326")
+            entries.append({"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info})
+            paths.append(self.path / name / rel)
         # durable before the manifest names them; the waits of many small files overlap
-        fsync_files([path for _, path in written])
+        fsync_files(paths)
         fsync_dir(self.path / name / "seg")
-        meta["segments"].extend(entry for entry, _ in written)
-
-    def _write_part(self, name: str, meta: dict, fid: int, p: int, cols: dict, lsn_min: int,
-                    lsn_max: int) -> tuple[dict, Path]:
-        """Write one segment file (not yet fsynced): its manifest entry and path."""
-        rel = f"seg/{fid:012d}.cts"
-        info = write_segment(self.path / name / rel, cols, rows_per_block=self._rows_per_block, mode=self._mode,
-                             meta={"collection": name, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max},
-                             sync=False, geographic=meta["crs"] == "EPSG:4326")
-        return {"file": rel, "partition": p, "lsn_min": lsn_min, "lsn_max": lsn_max, **info}, self.path / name / rel
+        return entries
 
     # ---- property documents ----
 
@@ -793,12 +772,7 @@ class Store:
             # the tombstones are applied now: the new segment counts as written after them
             lsn_min = min(e["lsn_min"] for e in entries)
             lsn_max = max([e["lsn_max"] for e in entries] + [t["lsn"] for t in tombs])
-            fid = self._state["next_file"]
-            self._state["next_file"] = fid + 1
-            entry, path = self._write_part(name, meta, fid, p, cols, lsn_min, lsn_max)
-            fsync_files([path])
-            fsync_dir(self.path / name / "seg")
-            meta["segments"].append(entry)
+            meta["segments"].extend(self._write_parts(name, meta, [(p, cols)], lsn_min, lsn_max))
 
     def _remove_obsolete(self) -> None:
         # readers keep their segments open, so unlinking is safe once the new manifest is durable

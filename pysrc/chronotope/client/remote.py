@@ -40,9 +40,9 @@ def connect(url: str, username: str | None = None, password: str | None = None, 
 
 def _send(transport, call: Call, timeout: float | None = None):
     try:
-        if call.rows:  # decode record batches as they arrive: the body is never held whole
+        if call.rows:  # a short answer decoded whole, a long one as its record batches arrive
             with transport.stream(call.method, call.path, **call.kwargs(timeout)) as resp:
-                # read to the end of the chunked body: unread, it would cost the pooled connection
+                # read to the end of the body either way: unread, it would cost the pooled connection
                 return wire.decode_arrow_chunks(resp.iter_bytes())
         resp = transport.request(call.method, call.path, **call.kwargs(timeout))
     except Exception as exc:
