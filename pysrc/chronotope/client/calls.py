@@ -332,10 +332,13 @@ class CollectionCalls:
         """An append as requests of at most ``batch_rows`` rows. A longer one is first checked whole, as the
         embedded store checks it (nothing is sent if any row is bad), and part i carries the key ``{key}.{i}``:
         a retried call stores each part once."""
-        one = self.append_once if once else self.append
+        def call(key, oid, tt, xx, yy, zz, cols):
+            if once:
+                return self.append_once(key, oid, tt, xx, yy, zz, format=format, columns=cols)
+            return self.append(oid, tt, xx, yy, zz, idempotency_key=key, format=format, columns=cols)
+
         if (len(np.asarray(t)) if np.ndim(t) else 1) <= self.batch_rows:
-            return [one(idempotency_key, object_id, t, x, y, z, format=format, columns=columns) if once else
-                    one(object_id, t, x, y, z, idempotency_key=idempotency_key, format=format, columns=columns)]
+            return [call(idempotency_key, object_id, t, x, y, z, columns)]
         ids, cols = normalise_batch(object_id, t, x, y, z, columns, schema=self.desc.schema,
                                     has_z=self.desc.has_z, geographic=self.desc.crs == "EPSG:4326")
         whole = (ids, cols.pop("t"), cols.pop("x"), cols.pop("y"), cols.pop("z", None))
@@ -347,10 +350,8 @@ class CollectionCalls:
         parts = []
         for i, lo in enumerate(range(0, n, self.batch_rows)):
             rows = slice(lo, lo + self.batch_rows)
-            oid, tt, xx, yy, zz = (None if a is None else a[rows] for a in whole)
-            part = {k: v[rows] for k, v in cols.items()}
-            parts.append(one(f"{key}.{i}", oid, tt, xx, yy, zz, format=format, columns=part) if once else
-                         one(oid, tt, xx, yy, zz, idempotency_key=f"{key}.{i}", format=format, columns=part))
+            parts.append(call(f"{key}.{i}", *(None if a is None else a[rows] for a in whole),
+                              {k: v[rows] for k, v in cols.items()}))
         return parts
 
     def describe(self) -> Call:
